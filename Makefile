@@ -1,0 +1,47 @@
+# opsplane: make run | make test | make bench | make lint | make deploy
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed
+TASKS_EMULATOR_VENV := .venv-tasks-emulator
+
+.PHONY: run test test-fast bench lint deploy plan soak clean venv tasks-emulator
+
+# The virtualenv is rebuilt when pyproject.toml changes; uv resolves in seconds.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) pip install --quiet --python $(PY) -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# The Cloud Tasks emulator pins an old protobuf, so it lives in its own virtualenv.
+$(TASKS_EMULATOR_VENV)/.installed: | $(STAMP)
+	@test -x $(TASKS_EMULATOR_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(TASKS_EMULATOR_VENV)
+	$(UV) pip install --quiet --python $(TASKS_EMULATOR_VENV)/bin/python gcloud-tasks-emulator
+	@touch $@
+
+tasks-emulator: $(TASKS_EMULATOR_VENV)/.installed
+
+run: $(STAMP)
+	$(PY) -m shared.localstack
+
+test: $(STAMP) tasks-emulator
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not integration and not e2e" -n 2
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check functions shared tests bench
+	$(VENV)/bin/ruff format --check functions shared tests bench
+	$(VENV)/bin/mypy shared functions
+
+clean:
+	rm -rf $(VENV) $(TASKS_EMULATOR_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,31 @@
+"""GET /health (liveness) and GET /health/test (readiness: a store round trip)."""
+
+from __future__ import annotations
+
+from shared import __version__, health, runtime
+from shared.http.edge import Request, Response, Router, http_function
+
+router = Router()
+
+
+@router.route("GET", "/health")
+def liveness(_: Request) -> Response:
+    return Response({"status": "ok", "version": __version__})
+
+
+@router.route("GET", "/health/test")
+def readiness(_: Request) -> Response:
+    result = health.check_store(runtime.store)
+    body = {
+        "status": "ok" if result.ok else "unavailable",
+        "version": __version__,
+        "store": result.store_url,
+        "latency_ms": result.latency_ms,
+    }
+    if result.ok:
+        return Response(body)
+    body.update(error="store_unavailable", message=result.reason)
+    return Response(body, 503, {"Retry-After": "5"})
+
+
+health_function = http_function(router)

@@ -1,0 +1,23 @@
+"""Every deployable function, so one command serves any of them:
+
+    functions-framework --source functions/main.py --target <name>
+
+``TARGETS`` maps each target to the path prefixes it owns; the local stack
+routes by it and the infra consistency tests check Terraform against it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# functions-framework loads this file by path, not as a package module.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from functions.health import health_function as health  # noqa: E402
+
+TARGETS: dict[str, tuple[str, ...]] = {
+    "health": ("/health",),
+}
+
+__all__ = ["TARGETS", "health"]

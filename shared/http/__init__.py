@@ -1,0 +1,1 @@
+"""The HTTP edge shared by every function: errors, routing, JSON responses."""
