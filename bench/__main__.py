@@ -1,7 +1,7 @@
 """Run every benchmark module, print the figures and write bench/results.json.
 
-    python -m bench              all benchmarks
-    python -m bench storage      only those whose module name contains "storage"
+python -m bench              all benchmarks
+python -m bench storage      only those whose module name contains "storage"
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
         module = importlib.import_module(f"bench.{name}")
         try:
             module.run(results)
-        except Exception:  # noqa: BLE001 - one broken benchmark must not hide the others' figures
+        except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             failed.append(name)
     results.write()

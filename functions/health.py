@@ -16,7 +16,7 @@ def liveness(_: Request) -> Response:
 @router.route("GET", "/health/test")
 def readiness(_: Request) -> Response:
     result = health.check_store(runtime.store)
-    body = {
+    body: dict[str, object] = {
         "status": "ok" if result.ok else "unavailable",
         "version": __version__,
         "store": result.store_url,

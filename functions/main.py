@@ -14,7 +14,7 @@ import sys
 # functions-framework loads this file by path, not as a package module.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from functions.health import health_function as health  # noqa: E402
+from functions.health import health_function as health
 
 TARGETS: dict[str, tuple[str, ...]] = {
     "health": ("/health",),

@@ -32,13 +32,19 @@ def check_store(open_store: Callable[[], ObjectStore]) -> ReadinessResult:
     except StoreError as exc:
         return ReadinessResult(False, "", _ms(started), f"{type(exc).__name__}: {exc}")
     try:
-        generation = store.put(name, payload, if_absent=True, content_type="application/octet-stream")
+        generation = store.put(
+            name, payload, if_absent=True, content_type="application/octet-stream"
+        )
         read = store.get(name)
         if read.data != payload:
-            return ReadinessResult(False, _safe_url(store), _ms(started), "read back different bytes")
+            return ReadinessResult(
+                False, _safe_url(store), _ms(started), "read back different bytes"
+            )
         store.delete(name, if_generation=generation)
     except StoreError as exc:
-        return ReadinessResult(False, _safe_url(store), _ms(started), f"{type(exc).__name__}: {exc}")
+        return ReadinessResult(
+            False, _safe_url(store), _ms(started), f"{type(exc).__name__}: {exc}"
+        )
     return ReadinessResult(True, _safe_url(store), _ms(started))
 
 

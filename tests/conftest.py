@@ -12,7 +12,9 @@ _OPSPLANE_PREFIXES = ("OPSPLANE_", "WORKER_", "TASKS_", "GITHUB_", "STORAGE_EMUL
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     """No test sees the developer's configuration, and each gets its own memory store."""
     import os
 

@@ -235,13 +235,15 @@ def http_function(
                     method=flask_request.method.upper(),
                     path=flask_request.path,
                     headers=Headers(flask_request.headers.items()),
-                    query={key: value for key, value in flask_request.args.items()},
+                    query=dict(flask_request.args.items()),
                     body=body,
                     request_id=request_id,
                 )
                 response = handle(router, request)
             payload = b"" if flask_request.method == "HEAD" else response.encode()
-            out = _flask.Response(payload, status=response.status, content_type=response.content_type)
+            out = _flask.Response(
+                payload, status=response.status, content_type=response.content_type
+            )
             for key, value in response.headers.items():
                 out.headers[key] = value
             out.headers["X-Request-Id"] = request_id

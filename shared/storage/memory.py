@@ -108,7 +108,5 @@ def _check_preconditions(
 ) -> None:
     if if_absent and current is not None:
         raise PreconditionFailed(f"{name} already exists")
-    if if_generation is not None and (
-        current is None or str(current.generation) != if_generation
-    ):
+    if if_generation is not None and (current is None or str(current.generation) != if_generation):
         raise PreconditionFailed(f"{name} is not at generation {if_generation}")
