@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from shared import __version__
 
-COMMAND_MODULES: tuple[str, ...] = ("shared.cli.redact_cmd",)
+COMMAND_MODULES: tuple[str, ...] = ("shared.cli.redact_cmd", "shared.cli.runlog_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:
