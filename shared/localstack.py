@@ -32,7 +32,9 @@ DEV_API_TOKEN = "dev-token"  # noqa: S105 - a documented local-only default
 DEV_TASKS_TOKEN = "dev-tasks-token"  # noqa: S105 - a documented local-only default
 
 # Background services: (label, "module:function"), each called as fn(stop_event).
-BACKGROUND_SERVICES: tuple[tuple[str, str], ...] = ()
+BACKGROUND_SERVICES: tuple[tuple[str, str], ...] = (
+    ("task dispatcher", "shared.queue.dispatcher:serve"),
+)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

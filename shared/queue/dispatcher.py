@@ -34,6 +34,7 @@ from shared.queue.local import (
     dropped_object_name,
     to_millis,
 )
+from shared.settings import SettingsError
 from shared.storage import ObjectNotFound, ObjectStore, PreconditionFailed, StoreError
 
 if TYPE_CHECKING:
@@ -390,5 +391,10 @@ def serve(stop: threading.Event) -> None:
     if not settings.queue_url.startswith("local:"):
         log.info("queue is %s; the local dispatcher is not needed", settings.queue_url)
         return
-    config = QueueSettings.from_env()
-    Dispatcher(runtime.store(), settings.base_url, config).run(stop)
+    try:
+        config = QueueSettings.from_env()
+        store = runtime.store()
+    except (SettingsError, StoreError):
+        log.exception("the local dispatcher cannot start")
+        return
+    Dispatcher(store, settings.base_url, config).run(stop)
