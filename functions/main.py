@@ -14,10 +14,16 @@ import sys
 # functions-framework loads this file by path, not as a package module.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from functions.execute_task import execute_task_function as execute_task
 from functions.health import health_function as health
+from functions.runs import runs_function as runs
+from functions.sweeper import sweeper_function as sweeper
 
 TARGETS: dict[str, tuple[str, ...]] = {
     "health": ("/health",),
+    "runs": ("/runs",),
+    "execute_task": ("/tasks",),
+    "sweeper": ("/sweeper",),
 }
 
-__all__ = ["TARGETS", "health"]
+__all__ = ["TARGETS", "execute_task", "health", "runs", "sweeper"]
