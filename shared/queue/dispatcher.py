@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = get_logger("queue.dispatcher")
 
 USER_AGENT = "Google-Cloud-Tasks"
+DEFAULT_LEASE_MARGIN = timedelta(seconds=5)
 # A Retry-After beyond this is treated as a misbehaving worker, not a plan.
 MAX_RETRY_AFTER_S = 3600.0
 _ERROR_TEXT_LIMIT = 300
@@ -93,7 +94,7 @@ class Dispatcher:
         http: httpx.Client | None = None,
         holder: str | None = None,
         poll_interval: float = 0.15,
-        lease_margin: timedelta = timedelta(seconds=30),
+        lease_margin: timedelta | None = None,
         burst: int = 1,
     ) -> None:
         self.store = store
@@ -102,7 +103,12 @@ class Dispatcher:
         self.holder = holder or f"dispatcher-{uuid.uuid4().hex[:12]}"
         self.poll_interval = poll_interval
         self._clock = clock
-        self._lease = timedelta(milliseconds=config.dispatch_deadline_ms) + lease_margin
+        deadline = timedelta(milliseconds=config.dispatch_deadline_ms)
+        # The HTTP timeout is the deadline; the margin covers recording the
+        # outcome afterwards, so a dead dispatcher's tasks come back soon.
+        if lease_margin is None:
+            lease_margin = min(DEFAULT_LEASE_MARGIN, deadline)
+        self._lease = deadline + lease_margin
         self._limiter = RateLimiter(config.max_dispatches_per_second, burst)
         self._slots = threading.BoundedSemaphore(config.max_concurrent_dispatches)
         self._pool = ThreadPoolExecutor(
@@ -285,7 +291,7 @@ class Dispatcher:
             # Our lease ran out during a long delivery and another dispatcher took over.
             log.warning("task %s was delivered after its lease expired", record.name)
             return
-        log.info(
+        log.debug(
             "task delivered",
             extra={"fields": {"task": record.name, "attempts": record.attempts + 1}},
         )
@@ -383,18 +389,37 @@ def _default_client(config: QueueSettings) -> httpx.Client:
     )
 
 
-def serve(stop: threading.Event) -> None:
-    """The local stack's background service: deliver ``local://`` tasks until stopped."""
+def serve(stop: threading.Event) -> bool:
+    """The local stack's background service: deliver ``local://`` tasks until stopped.
+
+    Returns False at once when the queue is not ``local://`` or the dispatcher
+    cannot start (the reason is logged).
+    """
     from shared import runtime
 
-    settings = runtime.settings()
-    if not settings.queue_url.startswith("local:"):
-        log.info("queue is %s; the local dispatcher is not needed", settings.queue_url)
-        return
     try:
+        settings = runtime.settings()
+        if not settings.queue_url.startswith("local:"):
+            log.info("queue is %s; the local dispatcher is not needed", settings.queue_url)
+            return False
         config = QueueSettings.from_env()
         store = runtime.store()
     except (SettingsError, StoreError):
         log.exception("the local dispatcher cannot start")
-        return
+        return False
     Dispatcher(store, settings.base_url, config).run(stop)
+    return True
+
+
+def main() -> int:
+    """``python -m shared.queue.dispatcher``: run the dispatcher alone until SIGINT or SIGTERM."""
+    import signal
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return 0 if serve(stop) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
