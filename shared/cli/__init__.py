@@ -14,7 +14,13 @@ from collections.abc import Sequence
 
 from shared import __version__
 
-COMMAND_MODULES: tuple[str, ...] = ("shared.cli.redact_cmd", "shared.cli.runlog_cmd")
+COMMAND_MODULES: tuple[str, ...] = (
+    "shared.cli.redact_cmd",
+    "shared.cli.runlog_cmd",
+    "shared.cli.sign_cmd",
+    "shared.cli.runs_cmd",
+    "shared.cli.queue_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
