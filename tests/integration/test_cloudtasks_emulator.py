@@ -8,8 +8,11 @@ package's own ``create_server`` with the gRPC port bound to 127.0.0.1.
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from shared import runtime
 from shared.queue import Task, open_queue
 from shared.queue.cloudtasks import CloudTasksQueue
 from tests.queue_receiver import Receiver, serve_receiver
@@ -158,3 +162,121 @@ def test_stats_count_tasks_waiting_in_a_paused_queue(
     while queue.stats().pending and time.monotonic() < deadline:
         time.sleep(0.05)
     assert queue.stats().pending == 0
+
+
+# The real thing: the emulator delivers to execute_task under functions-framework.
+
+API_TOKEN = "emulator-api-secret"
+TASKS_TOKEN = "emulator-tasks-secret"
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+@pytest.fixture
+def execute_task_url(
+    emulator_host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """execute_task served by functions-framework on loopback, sharing a file:// store."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "OPSPLANE_STORE": f"file://{tmp_path / 'store'}",
+        "OPSPLANE_QUEUE": f"cloudtasks://{QUEUE_PATH}",
+        "CLOUD_TASKS_EMULATOR_HOST": emulator_host,
+        "TASKS_TARGET_BASE_URL": url,
+        "TASKS_AUTH_TOKEN": TASKS_TOKEN,
+        "OPSPLANE_API_TOKENS": f"tester={API_TOKEN}",
+        "OPSPLANE_JOB_POLICIES": json.dumps(
+            {"fail": {"max_retries": 2, "backoff": "linear", "base_delay_ms": 200}}
+        ),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    runtime.reset()
+    served_env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OPSPLANE_", "TASKS_", "WORKER_"))
+    }
+    served_env.update(env)
+    log_path = tmp_path / "execute_task.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "functions-framework"),
+                "--source",
+                str(REPO / "functions" / "main.py"),
+                "--target",
+                "execute_task",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=REPO,
+            env=served_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_serving(f"{url}/tasks/health", process, log_path)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"execute_task exited:\n{log_path.read_text()}")
+        try:
+            answer = httpx.get(url, headers={"Authorization": f"Bearer {TASKS_TOKEN}"}, timeout=2)
+            if answer.status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"execute_task did not start:\n{log_path.read_text()}")
+
+
+def test_emulator_delivers_runs_to_execute_task_and_they_complete(execute_task_url: str) -> None:
+    """Runs submitted through the runs API reach their final state via the emulator.
+
+    Sleep runs succeed in one attempt; a retryable failure is retried by tasks
+    execute_task schedules through Cloud Tasks, three attempts in all, then FAILED.
+    """
+    from functions_framework import create_app
+
+    api = create_app("runs", str(REPO / "functions" / "main.py")).test_client()
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    submitted = {}
+    for _ in range(3):
+        answer = api.post("/runs", json={"job_type": "sleep", "params": {"ms": 5}}, headers=auth)
+        assert answer.status_code == 202, answer.get_data(as_text=True)
+        submitted[answer.get_json()["run_id"]] = ("SUCCEEDED", 1)
+    failing = api.post(
+        "/runs",
+        json={"job_type": "fail", "params": {"code": "temporary_failure", "retryable": True}},
+        headers=auth,
+    )
+    assert failing.status_code == 202, failing.get_data(as_text=True)
+    submitted[failing.get_json()["run_id"]] = ("FAILED", 3)
+
+    deadline = time.monotonic() + 60
+    final: dict[str, dict[str, object]] = {}
+    while time.monotonic() < deadline and len(final) < len(submitted):
+        for run_id in submitted.keys() - final.keys():
+            view = api.get(f"/runs/{run_id}", headers=auth).get_json()
+            if view["status"] in TERMINAL:
+                final[run_id] = view
+        time.sleep(0.1)
+    assert final.keys() == submitted.keys(), f"runs still open: {submitted.keys() - final.keys()}"
+    outcomes = {run_id: (view["status"], view["attempt_count"]) for run_id, view in final.items()}
+    assert outcomes == submitted
