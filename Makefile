@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 TASKS_EMULATOR_VENV := .venv-tasks-emulator
+CHECKOV_VENV := .venv-checkov
 
-.PHONY: run test test-fast bench lint deploy plan soak clean venv tasks-emulator
+.PHONY: run test test-fast bench lint deploy plan soak clean venv tasks-emulator checkov
 
 # The virtualenv is rebuilt when pyproject.toml changes; uv resolves in seconds.
 $(STAMP): pyproject.toml
@@ -26,10 +27,18 @@ $(TASKS_EMULATOR_VENV)/.installed: | $(STAMP)
 
 tasks-emulator: $(TASKS_EMULATOR_VENV)/.installed
 
+# checkov's dependency tree conflicts with ours, so it gets its own virtualenv too.
+$(CHECKOV_VENV)/.installed: | $(STAMP)
+	@test -x $(CHECKOV_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CHECKOV_VENV)
+	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python 'checkov==3.3.30'
+	@touch $@
+
+checkov: $(CHECKOV_VENV)/.installed
+
 run: $(STAMP)
 	$(PY) -m shared.localstack
 
-test: $(STAMP) tasks-emulator
+test: $(STAMP) tasks-emulator checkov
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-fast: $(STAMP)
@@ -44,4 +53,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy shared functions
 
 clean:
-	rm -rf $(VENV) $(TASKS_EMULATOR_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TASKS_EMULATOR_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache
