@@ -29,6 +29,7 @@ from shared.clock import Clock, utcnow
 from shared.logs import get_logger
 from shared.queue.config import QueueSettings
 from shared.queue.local import (
+    DROPPED_PREFIX,
     TASKS_PREFIX,
     TaskRecord,
     dropped_object_name,
@@ -133,6 +134,8 @@ class Dispatcher:
                 except StoreError as exc:
                     # The store may come back; the loop must outlive a bad moment.
                     log.warning("dispatcher pass failed: %s", exc)
+                except Exception:  # a bug in one pass must not stop delivery for good
+                    log.exception("dispatcher pass crashed")
                 stop.wait(self.poll_interval)
         finally:
             self.close()
@@ -205,7 +208,11 @@ class Dispatcher:
         stored = self.store.get_or_none(object_name)
         if stored is None:
             return None
-        record = TaskRecord.from_json(stored.data)
+        try:
+            record = TaskRecord.from_json(stored.data)
+        except (ValueError, KeyError, TypeError) as exc:
+            self._quarantine(object_name, stored.data, stored.generation, exc)
+            return None
         now = self._clock()
         if not record.is_due(now):
             return None
@@ -220,6 +227,19 @@ class Dispatcher:
         except PreconditionFailed:
             return None
         return leased, generation
+
+    def _quarantine(self, object_name: str, data: bytes, generation: str, exc: Exception) -> None:
+        """Move an unreadable task aside so it cannot stall every pass."""
+        target = DROPPED_PREFIX + object_name.removeprefix(TASKS_PREFIX)
+        self.store.put(target, data, content_type="application/octet-stream")
+        try:
+            self.store.delete(object_name, if_generation=generation)
+        except (PreconditionFailed, ObjectNotFound):
+            return
+        log.error(
+            "unreadable task moved aside",
+            extra={"fields": {"object": object_name, "moved_to": target, "error": str(exc)}},
+        )
 
     # One delivery.
 

@@ -237,7 +237,10 @@ def local_stats(store: ObjectStore, now: datetime) -> QueueStats:
             if stored is None:
                 pending -= 1
                 continue
-            record = TaskRecord.from_json(stored.data)
+            try:
+                record = TaskRecord.from_json(stored.data)
+            except (ValueError, KeyError, TypeError):
+                continue  # unreadable: the dispatcher moves it aside on its next pass
             is_leased, is_due = record.is_leased(now), record.is_due(now)
         leased += is_leased
         due += is_due

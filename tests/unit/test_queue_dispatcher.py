@@ -394,3 +394,19 @@ def test_expired_lease_of_a_dead_dispatcher_is_taken_over(store: ObjectStore) ->
 def test_parse_retry_after(value: str, expected: float | None) -> None:
     """Retry-After is read as seconds or an HTTP date; junk is ignored."""
     assert parse_retry_after(value, START) == expected
+
+
+def test_unreadable_task_is_moved_aside_and_the_rest_delivered(
+    store: ObjectStore, receiver: Receiver
+) -> None:
+    """A corrupt task object is quarantined under dropped/ and does not block other tasks."""
+    store.put(task_object_name("corrupt"), b"{not json")
+    _queue(store).enqueue(Task(name="fine", body=b"{}"))
+    dispatcher = _dispatcher(store, receiver)
+    assert dispatcher.run_once() == 1
+    dispatcher.close()
+    assert [delivery.task_name for delivery in receiver.deliveries] == ["fine"]
+    assert store.get_or_none(task_object_name("corrupt")) is None
+    moved = store.get_or_none("queue/local/dropped/corrupt.json")
+    assert moved is not None
+    assert moved.data == b"{not json"
