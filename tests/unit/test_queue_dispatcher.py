@@ -410,3 +410,32 @@ def test_unreadable_task_is_moved_aside_and_the_rest_delivered(
     moved = store.get_or_none("queue/local/dropped/corrupt.json")
     assert moved is not None
     assert moved.data == b"{not json"
+
+
+def test_a_delivery_over_the_dispatch_deadline_is_a_failed_attempt(store: ObjectStore) -> None:
+    """A worker slower than the dispatch deadline counts as a failure and is retried later."""
+    clock = FakeClock()
+    with serve_receiver(lambda _p, _h, _b: Answer(delay=1.0)) as rx:
+        queue = _queue(store, clock)
+        queue.enqueue(Task(name="slow", body=b"{}"))
+        dispatcher = _dispatcher(store, rx, clock, dispatch_deadline_ms=300)
+        started = time.monotonic()
+        dispatcher.run_once()
+        waited = time.monotonic() - started
+        dispatcher.close()
+    record = queue.get("slow")
+    assert record is not None
+    assert waited < 0.9
+    assert (record.attempts, record.last_status) == (1, None)
+    assert record.last_error is not None
+    assert "Timeout" in record.last_error
+
+
+def test_serve_does_nothing_when_the_queue_is_cloud_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local stack's dispatcher service returns at once for a cloudtasks:// queue."""
+    from shared import runtime
+    from shared.queue.dispatcher import serve
+
+    monkeypatch.setenv("OPSPLANE_QUEUE", "cloudtasks://projects/p/locations/l/queues/q")
+    runtime.reset()
+    assert serve(threading.Event()) is False
