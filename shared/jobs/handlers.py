@@ -15,16 +15,20 @@ a callable may carry a ``validate`` attribute.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from shared.jobs.breaker import CircuitBreaker, CircuitOpen
 from shared.settings import SettingsError
+
+if TYPE_CHECKING:
+    import httpx
 
 HANDLERS_VARIABLE = "OPSPLANE_JOB_HANDLERS"
 
@@ -159,7 +163,7 @@ def http(context: HandlerContext, params: dict[str, Any]) -> Any:
         except CircuitOpen as exc:
             raise JobError("circuit_open", str(exc), retryable=True) from None
     try:
-        response = httpx.request(
+        response = _http_client().request(
             method,
             url,
             headers={
@@ -196,6 +200,14 @@ def http(context: HandlerContext, params: dict[str, Any]) -> Any:
         raise JobError("temporary_failure", message, retryable=True)
     code = {401: "auth", 403: "auth", 404: "not_found", 409: "conflict"}.get(status, "bad_request")
     raise JobError(code, message, retryable=False)
+
+
+@functools.cache
+def _http_client() -> httpx.Client:
+    # One pooled client per process: building one per call costs an SSL context each time.
+    import httpx
+
+    return httpx.Client(follow_redirects=False)
 
 
 BUILTIN_JOB_TYPES: dict[str, JobType] = {

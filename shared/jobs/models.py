@@ -19,7 +19,7 @@ import enum
 import json
 import secrets
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.clock import isoformat, parse_iso
@@ -96,13 +96,12 @@ def check_transition(run_id: str, current: RunStatus, wanted: RunStatus) -> None
 
 def new_run_id(now: datetime) -> str:
     """A time-ordered id: listing ``runs/`` by name lists runs by creation time."""
-    stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
-    return f"{stamp}-{secrets.token_hex(5)}"
+    return f"{run_id_floor(now)}-{secrets.token_hex(5)}"
 
 
 def run_id_floor(moment: datetime) -> str:
     """The smallest id a run created at ``moment`` or later can have."""
-    return moment.strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 @dataclass(frozen=True)
