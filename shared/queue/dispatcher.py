@@ -77,6 +77,11 @@ class RateLimiter:
                 return 0.0
             return (1.0 - self._tokens) / self._rate
 
+    def refund(self) -> None:
+        """Give back a token that was not used (the task went to another dispatcher)."""
+        with self._lock:
+            self._tokens = min(self._burst, self._tokens + 1.0)
+
 
 class Dispatcher:
     """Deliver due local tasks to ``base_url`` + each task's path.
@@ -167,6 +172,7 @@ class Dispatcher:
                 break
             claimed = self._claim(name)
             if claimed is None:
+                self._limiter.refund()
                 self._slots.release()
                 continue
             record, generation = claimed
