@@ -23,6 +23,11 @@ from shared.queue.base import QueueError, Task, TaskQueue
 from shared.queue.config import QueueSettings, check_task_name
 from shared.queue.local import QueueStats
 
+# Cloud Tasks refuses an HTTP task whose dispatch deadline is outside 15 s .. 30 min;
+# the local dispatcher allows shorter ones, so the value is clamped here.
+MIN_DEADLINE_MS = 15_000
+MAX_DEADLINE_MS = 1_800_000
+
 _QUEUE_PATH = re.compile(r"^projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9_-]+$")
 
 
@@ -99,7 +104,9 @@ class CloudTasksQueue(TaskQueue):
         elif self.settings.auth_token:
             request.headers["Authorization"] = f"Bearer {self.settings.auth_token}"
         deadline = duration_pb2.Duration()
-        deadline.FromMilliseconds(self.settings.dispatch_deadline_ms)
+        deadline.FromMilliseconds(
+            min(max(self.settings.dispatch_deadline_ms, MIN_DEADLINE_MS), MAX_DEADLINE_MS)
+        )
         built = tasks_v2.Task(
             name=self.full_task_name(task.name),
             http_request=request,

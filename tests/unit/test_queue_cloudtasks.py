@@ -60,6 +60,20 @@ def test_enqueue_builds_a_named_http_task_with_bearer_auth() -> None:
     assert "schedule_time" not in task
 
 
+@pytest.mark.parametrize(
+    ("configured_ms", "sent_s"),
+    [
+        pytest.param(300, 15, id="raised-to-15s"),
+        pytest.param(120_000, 120, id="kept"),
+    ],
+)
+def test_dispatch_deadline_stays_within_cloud_tasks_bounds(configured_ms: int, sent_s: int) -> None:
+    """A deadline shorter than Cloud Tasks accepts is raised to its 15 s minimum."""
+    client = RecordingClient()
+    _queue(client, dispatch_deadline_ms=configured_ms).enqueue(Task(name="d", body=b"{}"))
+    assert client.created[0][1].dispatch_deadline.total_seconds() == sent_s
+
+
 def test_service_account_gives_an_oidc_token_and_no_bearer_header() -> None:
     """With TASKS_OIDC_SERVICE_ACCOUNT the task is signed by Cloud Tasks with that account."""
     client = RecordingClient()
