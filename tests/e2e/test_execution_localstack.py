@@ -1,0 +1,153 @@
+"""200 runs through the local stack: API -> local queue -> dispatcher -> execute_task.
+
+Successes, retryable failures that later succeed, permanent failures, exhausted
+retries and timeouts all reach their final state with exactly the attempts
+their policy allows; the failures sit in the dead-letter store, redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.jobs.deadletters import read_dead_letter
+from shared.storage import open_store
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+REPO = Path(__file__).resolve().parents[2]
+AUTH = {"Authorization": "Bearer e2e-token"}
+SECRET = "ghp_" + "x" * 36
+POLICIES = {
+    "fail": {"max_retries": 3, "backoff": "linear", "base_delay_ms": 20, "jitter": 0.5},
+    "sleep": {"max_retries": 1, "backoff": "immediate"},
+}
+# (job type, params, final status, attempts, dead letter, how many)
+MIX: list[tuple[str, dict[str, Any], str, int, bool, int]] = [
+    ("noop", {}, "SUCCEEDED", 1, False, 80),
+    ("fail", {"code": "temporary_failure", "succeed_on_attempt": 3}, "SUCCEEDED", 3, False, 40),
+    (
+        "fail",
+        {"code": "bad_request", "retryable": False, "message": f"refused {SECRET}"},
+        "FAILED",
+        1,
+        True,
+        40,
+    ),
+    ("fail", {"code": "rate_limit"}, "FAILED", 4, True, 20),
+    ("sleep", {"ms": 5000}, "FAILED", 2, True, 20),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    port = _free_port()
+    store_url = f"file://{tmp_path / 'store'}"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPSPLANE_", "WORKER_", "TASKS_"))
+    }
+    env.update(
+        OPSPLANE_STORE=store_url,
+        OPSPLANE_API_TOKENS="e2e=e2e-token",
+        OPSPLANE_JOB_POLICIES=json.dumps(POLICIES),
+        OPSPLANE_LOG_LEVEL="WARNING",
+        WORKER_TASK_TIMEOUT_MS="200",
+        WORKER_MAX_CONCURRENT_TASKS="32",
+        TASKS_MAX_DISPATCHES_PER_SECOND="500",
+        TASKS_MAX_CONCURRENT_DISPATCHES="16",
+        TASKS_MIN_BACKOFF_MS="100",
+        TASKS_MAX_BACKOFF_MS="1000",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shared.localstack", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("the local stack did not start")
+    yield base_url, store_url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _all_runs(client: httpx.Client) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
+        page = client.get("/runs", params=params).json()
+        runs.extend(page["runs"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return runs
+
+
+def test_two_hundred_mixed_runs_reach_their_final_state_per_policy(
+    stack: tuple[str, str],
+) -> None:
+    """Every run ends as its policy says, with the exact attempt count, failures dead-lettered."""
+    base_url, store_url = stack
+    expected: dict[str, tuple[str, int, bool]] = {}
+    with httpx.Client(base_url=base_url, headers=AUTH, timeout=30) as client:
+        for job_type, params, status, attempts, dead, count in MIX:
+            for _ in range(count):
+                response = client.post("/runs", json={"job_type": job_type, "params": params})
+                assert response.status_code == 202, response.text
+                expected[response.json()["run_id"]] = (status, attempts, dead)
+        assert len(expected) == 200
+        deadline = time.monotonic() + 60
+        while True:
+            runs = {run["run_id"]: run for run in _all_runs(client)}
+            unfinished = [r for r in runs.values() if r["status"] not in ("SUCCEEDED", "FAILED")]
+            if not unfinished:
+                break
+            assert time.monotonic() < deadline, f"{len(unfinished)} runs never finished"
+            time.sleep(0.5)
+        stats = client.get("/tasks/health").json()
+    store = open_store(store_url)
+    outcomes: Counter[str] = Counter()
+    for run_id, (status, attempts, dead) in expected.items():
+        run = runs[run_id]
+        assert (run["status"], run["attempt_count"]) == (status, attempts), run
+        letter = read_dead_letter(store, run_id)
+        assert (letter is not None) is dead
+        if letter is not None:
+            assert SECRET not in json.dumps(letter)
+            assert letter["error_code"] == run["error_code"]
+            assert len(letter["attempts"]) == attempts
+        outcomes[run["status"]] += 1
+    assert outcomes == {"SUCCEEDED": 120, "FAILED": 80}
+    assert {r["error_code"] for r in runs.values() if r["job_type"] == "sleep"} == {"timeout"}
+    assert stats["in_flight"] == 0
