@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -291,9 +292,10 @@ class SlowReads(MemoryStore):
         return stored
 
 
-def test_dispatchers_sharing_a_store_deliver_each_task_once() -> None:
+@pytest.mark.parametrize("backend", ["slow-memory", "file"])
+def test_dispatchers_sharing_a_store_deliver_each_task_once(backend: str, tmp_path: Path) -> None:
     """Three dispatchers on one store never deliver one task twice, concurrently or at all."""
-    store = SlowReads()
+    store = open_store(f"file://{tmp_path / 'store'}") if backend == "file" else SlowReads()
     with serve_receiver(lambda _p, _h, _b: Answer(delay=0.01)) as rx:
         queue = open_queue("local://", store, settings=_settings())
         names = [f"shared-{index}" for index in range(40)]
@@ -322,8 +324,12 @@ def test_dispatchers_sharing_a_store_deliver_each_task_once() -> None:
     assert list(store.list("queue/local/tasks/")) == []
 
 
-def test_restart_loses_no_task(store: ObjectStore) -> None:
+@pytest.mark.parametrize("backend", ["memory", "file"])
+def test_restart_loses_no_task(backend: str, tmp_path: Path) -> None:
     """Stopping a dispatcher mid-way and starting another on the same store delivers the rest."""
+    store = open_store(
+        f"file://{tmp_path / 'store'}" if backend == "file" else f"memory://restart-{tmp_path.name}"
+    )
     with serve_receiver(lambda _p, _h, _b: Answer(delay=0.02)) as rx:
         queue = open_queue("local://", store, settings=_settings())
         names = [f"restart-{index}" for index in range(20)]
