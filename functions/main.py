@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from functions.execute_task import execute_task_function as execute_task
 from functions.health import health_function as health
+from functions.latency import latency_function as latency
 from functions.runs import runs_function as runs
 from functions.sweeper import sweeper_function as sweeper
 
@@ -24,6 +25,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "runs": ("/runs",),
     "execute_task": ("/tasks",),
     "sweeper": ("/sweeper",),
+    "latency": ("/latency",),
 }
 
-__all__ = ["TARGETS", "execute_task", "health", "runs", "sweeper"]
+__all__ = ["TARGETS", "execute_task", "health", "latency", "runs", "sweeper"]

@@ -16,7 +16,7 @@ JSON file::
       "slo_objective": 0.99
     }
 
-The webhook secret is a secret, so it comes from ``OPSPLANE_LATENCY_WEBHOOK_SECRET``
+The webhook secret is a secret, so it comes from ``OPSPLANE_WEBHOOK_SECRET``
 (a Secret Manager mount) rather than the JSON document; ``OPSPLANE_LATENCY_WEBHOOK_URL``
 overrides ``webhook_url``. Every problem raises SettingsError naming the variable
 and the offending field.
@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from shared.settings import Environ, SettingsError, env_optional
 
 CONFIG_VARIABLE = "OPSPLANE_LATENCY_CONFIG"
-SECRET_VARIABLE = "OPSPLANE_LATENCY_WEBHOOK_SECRET"  # noqa: S105 - a variable name
+SECRET_VARIABLE = "OPSPLANE_WEBHOOK_SECRET"  # noqa: S105 - a variable name, shared with reports
 URL_VARIABLE = "OPSPLANE_LATENCY_WEBHOOK_URL"
 DEFAULT_ROTATION_BYTES = 10 * 1024 * 1024
 _SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -20,9 +20,10 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -33,6 +34,26 @@ from shared.storage.errors import ObjectNotFound
 
 ROLLUP_PREFIX = "latency/rollups/"
 CSV_COLUMNS = ("hour_utc", "p50_ms", "p95_ms", "breach_flag")
+_AGE = re.compile(r"^(\d{1,6})\s*([mhdw])$")
+_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """An age such as ``90m``, ``6h``, ``7d``, ``2w`` before ``now``, or an ISO 8601 time.
+
+    Raises ValueError with a message fit for the caller.
+    """
+    cleaned = text.strip()
+    match = _AGE.match(cleaned)
+    if match:
+        amount, unit = match.groups()
+        return now - timedelta(**{_AGE_UNITS[unit]: int(amount)})
+    try:
+        return parse_iso(cleaned)
+    except ValueError:
+        raise ValueError(
+            f"invalid time {text!r}: use an ISO 8601 time or an age like 90m, 6h, 7d, 2w"
+        ) from None
 
 
 def nearest_rank(ordered: Sequence[float], percent: float) -> float:
