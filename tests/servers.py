@@ -199,3 +199,52 @@ def moto_s3() -> Iterator[RunningServer]:
 def unique_name(prefix: str) -> str:
     """A bucket or prefix name no other test or worker uses (lowercase, <= 63)."""
     return f"{prefix}-{os.getpid()}-{time.time_ns() % 10**12:x}-{os.urandom(3).hex()}"
+
+
+@dataclass
+class CannedResponse:
+    """What the canned server answers to every request."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+
+
+@contextlib.contextmanager
+def canned_http_server(response: CannedResponse) -> Iterator[str]:
+    """A loopback HTTP server answering every request with ``response``; yields its URL.
+
+    For error paths a real emulator cannot produce on demand (429, 503, 403).
+    """
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        # HTTP/1.1 so "Expect: 100-continue" (botocore's puts) is answered at once.
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _answer  # noqa: N815
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # keep test output clean
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

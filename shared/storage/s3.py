@@ -248,7 +248,10 @@ def default_client() -> Any:
         read_timeout=READ_TIMEOUT_S,
         retries={"mode": "standard", "max_attempts": 5},
     )
-    return boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+    # A session of its own: boto3's module-level default session caches the
+    # credentials it resolved first, and would ignore a changed environment.
+    session = boto3.session.Session()
+    return session.client("s3", endpoint_url=endpoint, region_name=region, config=config)
 
 
 def _strip(etag: str) -> str:
