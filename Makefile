@@ -52,5 +52,25 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check functions shared tests bench
 	$(VENV)/bin/mypy shared functions
 
+# make deploy PROJECT=my-project [REGION=us-central1] [TAG=...]: Cloud Build tests,
+# builds and pushes the image (cloudbuild.yaml), then Terraform applies infra/
+# with your credentials. make plan shows what Terraform would change.
+REGION ?= us-central1
+TAG := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)-$(shell date -u +%Y%m%d%H%M%S)
+IMAGE ?= $(REGION)-docker.pkg.dev/$(PROJECT)/opsplane/opsplane:$(TAG)
+DEPLOY_ENV = PROJECT="$(PROJECT)" REGION="$(REGION)" IMAGE="$(IMAGE)"
+
+deploy:
+	@$(DEPLOY_ENV) NEED="gcloud terraform" infra/deploy.sh check
+	@$(DEPLOY_ENV) infra/deploy.sh state-bucket
+	@$(DEPLOY_ENV) infra/deploy.sh bootstrap
+	gcloud builds submit --project "$(PROJECT)" --region "$(REGION)" --config cloudbuild.yaml \
+		--substitutions "_REGION=$(REGION),_IMAGE=$(IMAGE),_DEPLOY=false" .
+	@$(DEPLOY_ENV) infra/deploy.sh apply
+
+plan:
+	@PROJECT="$(PROJECT)" REGION="$(REGION)" NEED="terraform" infra/deploy.sh check
+	@PROJECT="$(PROJECT)" REGION="$(REGION)" $(if $(filter command line,$(origin IMAGE)),IMAGE="$(IMAGE)") infra/deploy.sh plan
+
 clean:
 	rm -rf $(VENV) $(TASKS_EMULATOR_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache

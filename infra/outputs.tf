@@ -37,3 +37,8 @@ output "secrets" {
   description = "Secret Manager secret ids, by environment variable; add real values with `gcloud secrets versions add`."
   value       = { for key, secret in google_secret_manager_secret.this : local.secrets[key].env => secret.secret_id }
 }
+
+output "image" {
+  description = "The image the services run (make plan reuses it)."
+  value       = var.image
+}
