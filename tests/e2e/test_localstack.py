@@ -52,7 +52,9 @@ def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     yield process, base_url
     if process.poll() is None:
         process.kill()
-        process.wait()
+        process.communicate()
+    elif process.stdout is not None:
+        process.stdout.close()
 
 
 def test_health_and_readiness_answer_on_one_base_url(stack) -> None:
