@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -32,6 +33,9 @@ def client(monkeypatch: pytest.MonkeyPatch, target: ScriptedTarget):
     probe = {"name": "api-health", "url": target.url, "slo_p95_ms": 1, "source": "api"}
     config = {"targets": [{**probe, "samples": 3}]}
     monkeypatch.setenv("TASKS_AUTH_TOKEN", TOKEN)
+    # A store of our own: memory:// stores live for the process, keyed by URL.
+    monkeypatch.setenv("OPSPLANE_STORE", f"memory://latency-{uuid.uuid4().hex}")
+    runtime.reset()
     monkeypatch.setenv("OPSPLANE_LATENCY_CONFIG", json.dumps(config))
     return create_app("latency", "functions/main.py").test_client()
 
