@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "shared.cli.runs_cmd",
     "shared.cli.queue_cmd",
     "shared.cli.deploy_cmd",
+    "shared.cli.latency_cmd",
 )
 
 
