@@ -13,9 +13,11 @@ heartbeat interval.
 from __future__ import annotations
 
 import enum
+import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -175,14 +177,12 @@ class Executor:
             except BaseException as exc:  # noqa: BLE001 - reported as the attempt's outcome
                 box["error"] = exc
 
-        worker = threading.Thread(target=target, name=f"job-{run.run_id}", daemon=True)
         started = time.monotonic()
-        worker.start()
+        done = _THREADS.run(target)
         heartbeat_s = plane.settings.heartbeat_ms / 1000
         while True:
             left = timeout_s - (time.monotonic() - started)
-            worker.join(max(0.0, min(heartbeat_s, left)))
-            if not worker.is_alive():
+            if done.wait(max(0.0, min(heartbeat_s, left))):
                 break
             if time.monotonic() - started >= timeout_s:
                 context.cancelled.set()
@@ -238,6 +238,70 @@ class Executor:
         elif run.status is RunStatus.FAILED:
             write_dead_letter(self.plane.store, run, self.plane.clock)
         events.notify(self.plane.notifier, run)
+
+
+class HandlerThreads:
+    """Runs handlers on reused threads; never blocks waiting for a free one.
+
+    A handler gets its own thread so the executor can stop waiting at the
+    timeout (Python cannot kill a thread). Starting a thread per attempt costs
+    more than a no-op job, so idle threads are kept for ``idle_s`` and reused;
+    a handler that hangs keeps its thread and the next attempt gets a new one.
+    """
+
+    def __init__(self, idle_s: float = 60.0) -> None:
+        self.idle_s = idle_s
+        self._lock = threading.Lock()
+        self._idle: list[_HandlerThread] = []
+
+    def run(self, fn: Callable[[], None]) -> threading.Event:
+        """Start ``fn`` on an idle or new thread; the event is set when it returns."""
+        done = threading.Event()
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        if worker is None:
+            worker = _HandlerThread(self)
+            worker.start()
+        worker.jobs.put((fn, done))
+        return done
+
+    def _park(self, worker: _HandlerThread) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def _retire(self, worker: _HandlerThread) -> bool:
+        """Leave the idle list; False when a caller just took this thread."""
+        with self._lock:
+            if worker in self._idle:
+                self._idle.remove(worker)
+                return True
+            return False
+
+
+class _HandlerThread(threading.Thread):
+    def __init__(self, pool: HandlerThreads) -> None:
+        super().__init__(name="opsplane-job", daemon=True)
+        self.pool = pool
+        self.jobs: queue.SimpleQueue[tuple[Callable[[], None], threading.Event]] = (
+            queue.SimpleQueue()
+        )
+
+    def run(self) -> None:
+        while True:
+            try:
+                fn, done = self.jobs.get(timeout=self.pool.idle_s)
+            except queue.Empty:
+                if self.pool._retire(self):
+                    return
+                continue  # taken just now: its job is on the way
+            try:
+                fn()
+            finally:
+                done.set()
+            self.pool._park(self)
+
+
+_THREADS = HandlerThreads()
 
 
 def _still_ours(run: Run, holder: str) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import json
 import secrets
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -195,18 +195,34 @@ class Run:
     # Serialization: one JSON document per run.
 
     def to_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["status"] = self.status.value
-        doc["attempts"] = [_attempt_to_dict(attempt) for attempt in self.attempts]
-        doc["lease"] = (
-            {"holder": self.lease.holder, "expires_at": isoformat(self.lease.expires_at)}
-            if self.lease
-            else None
-        )
-        for key in ("created_at", "updated_at", "scheduled_at", "finished_at"):
-            value = getattr(self, key)
-            doc[key] = isoformat(value) if value else None
-        return doc
+        # Built by hand: dataclasses.asdict deep-copies every value, and this runs per write.
+        lease = self.lease
+        return {
+            "run_id": self.run_id,
+            "job_type": self.job_type,
+            "params": self.params,
+            "owner": self.owner,
+            "status": self.status.value,
+            "created_at": isoformat(self.created_at),
+            "updated_at": isoformat(self.updated_at),
+            "priority": self.priority,
+            "attempts": [_attempt_to_dict(attempt) for attempt in self.attempts],
+            "lease": (
+                {"holder": lease.holder, "expires_at": isoformat(lease.expires_at)}
+                if lease
+                else None
+            ),
+            "result": self.result,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+            "idempotency_key": self.idempotency_key,
+            "retry_of_run_id": self.retry_of_run_id,
+            "requires_approval": self.requires_approval,
+            "scheduled_at": isoformat(self.scheduled_at) if self.scheduled_at else None,
+            "finished_at": isoformat(self.finished_at) if self.finished_at else None,
+            "revision": self.revision,
+            "extra": self.extra,
+        }
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True).encode()

@@ -45,14 +45,21 @@ def safe_message(message: str | None) -> str | None:
 
 def safe_result(result: Any) -> Any:
     """A result fit to store: redacted, JSON-able, and bounded."""
+    if result is None:
+        return None
     redacted = redact_data(result)
     try:
-        encoded = json.dumps(redacted, default=str)
+        encoded = json.dumps(redacted)
     except (TypeError, ValueError):
-        return {"unserializable": True, "repr": redact_text(repr(result))[:200]}
+        try:
+            # Not plain JSON (dates, sets...): store what str() makes of those values.
+            redacted = json.loads(json.dumps(redacted, default=str))
+            encoded = json.dumps(redacted)
+        except (TypeError, ValueError):
+            return {"unserializable": True, "repr": redact_text(repr(result))[:200]}
     if len(encoded) > MAX_RESULT_BYTES:
         return {"truncated": True, "size": len(encoded)}
-    return json.loads(encoded)
+    return redacted
 
 
 def conclude(
