@@ -18,6 +18,7 @@ from functions.execute_task import execute_task_function as execute_task
 from functions.health import health_function as health
 from functions.latency import latency_function as latency
 from functions.runs import runs_function as runs
+from functions.scheduled import scheduled_function as scheduled
 from functions.sweeper import sweeper_function as sweeper
 
 TARGETS: dict[str, tuple[str, ...]] = {
@@ -26,6 +27,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "execute_task": ("/tasks",),
     "sweeper": ("/sweeper",),
     "latency": ("/latency",),
+    "scheduled": ("/schedule",),
 }
 
-__all__ = ["TARGETS", "execute_task", "health", "latency", "runs", "sweeper"]
+__all__ = ["TARGETS", "execute_task", "health", "latency", "runs", "scheduled", "sweeper"]

@@ -7,8 +7,9 @@ job's last run and the invocation wins the period's create-only marker, so
 * across restarts a period runs once (state and markers are in the store);
 * of several invocations firing at the same moment exactly one runs it;
 * after downtime only the latest missed period runs, once;
-* a job first seen at time T starts with the first period scheduled at or
-  after T (deploying or enabling a job does not replay yesterday).
+* a daily or weekly job first seen at time T starts with the first period
+  scheduled at or after T (deploying or enabling it does not replay
+  yesterday); a minute-interval job starts with the current slot.
 
 A run whose process died leaves its marker unfinished; after ``stale_after``
 the next invocation takes it over as attempt 2. ``force=True`` runs now,
@@ -173,15 +174,13 @@ class ScheduleRunner:
             state = self._state.read_state(name)
             registered = name in self._jobs
             period = current_period(job, self.config.zone, now)
-            due = (
-                self.config.enabled
-                and job.enabled
-                and registered
-                and state is not None
-                and self._period_is_new(period, state)
-            )
-            upcoming = period if due else next_period(job, self.config.zone, period)
             active = self.config.enabled and job.enabled and registered
+            if state is None:
+                is_new = job.cadence is Cadence.EVERY  # see _period_is_new
+            else:
+                is_new = self._period_is_new(job, period, state)
+            due = active and is_new
+            upcoming = period if due else next_period(job, self.config.zone, period)
             result.append(
                 JobStatus(
                     name, job, registered, due, upcoming.scheduled_at if active else None, state
@@ -207,7 +206,7 @@ class ScheduleRunner:
             marker = Marker(job.name, f"{now:%Y%m%dT%H%M%SZ}", now, self._owner, forced=True)
         else:
             period = current_period(job, self.config.zone, now)
-            if not self._period_is_new(period, state):
+            if not self._period_is_new(job, period, state):
                 return None
             marker = Marker(job.name, period.key, now, self._owner)
         claim = self._state.claim(marker, stale_before=now - self._stale_after)
@@ -216,8 +215,10 @@ class ScheduleRunner:
         return self._run(job, function, claim, now)
 
     @staticmethod
-    def _period_is_new(period: Period, state: JobState) -> bool:
-        if period.scheduled_at < state.tracking_since:
+    def _period_is_new(job: JobConfig, period: Period, state: JobState) -> bool:
+        # A daily or weekly period that was over before the job was first seen is
+        # not replayed; a minute-interval job simply starts with the current slot.
+        if job.cadence is not Cadence.EVERY and period.scheduled_at < state.tracking_since:
             return False
         return state.last_period is None or period.key > state.last_period
 
