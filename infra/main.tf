@@ -60,12 +60,6 @@ locals {
       timeout_seconds = 60, concurrency = 20, min_instances = 0, max_instances = 3
       cpu = "1", memory = "512Mi", env = {}
     }
-    dlq = {
-      paths = ["/dlq"], public = true, callers = ["scheduler"], enqueues = true
-      secrets         = ["api_tokens", "github_token", "callback_signing_secret"]
-      timeout_seconds = 300, concurrency = 10, min_instances = 0, max_instances = 3
-      cpu = "1", memory = "512Mi", env = {}
-    }
     scheduled = {
       paths = ["/schedule"], public = false, callers = ["scheduler"], enqueues = true
       secrets         = ["github_token", "webhook_secret", "callback_signing_secret"]
@@ -76,19 +70,11 @@ locals {
       paths = ["/latency"], public = false, callers = ["scheduler"], enqueues = false
       secrets         = ["webhook_secret"]
       timeout_seconds = 300, concurrency = 1, min_instances = 0, max_instances = 1
-      cpu = "1", memory = "512Mi", env = {}
-    }
-    export = {
-      paths = ["/export"], public = false, callers = ["scheduler"], enqueues = false
-      secrets         = []
-      timeout_seconds = 300, concurrency = 1, min_instances = 0, max_instances = 1
-      cpu = "1", memory = "1Gi", env = {}
-    }
-    dashboard = {
-      paths = ["/dashboard"], public = true, callers = [], enqueues = false
-      secrets         = ["api_tokens"]
-      timeout_seconds = 60, concurrency = 40, min_instances = 0, max_instances = 3
-      cpu = "1", memory = "512Mi", env = {}
+      cpu = "1", memory = "512Mi"
+      env = {
+        OPSPLANE_LATENCY_CONFIG      = var.latency_config_json
+        OPSPLANE_LATENCY_WEBHOOK_URL = var.latency_webhook_url
+      }
     }
   }
 
@@ -104,13 +90,21 @@ locals {
   }
 
   # The full environment of each service: the common part, its own extras,
-  # and what only it can know.
+  # what only it can know, and the paths of its configuration files. Empty
+  # values are dropped, so an unset optional variable stays unset.
   service_env = {
-    for target, s in local.service_settings : target => merge(local.common_env, s.env, {
-      FUNCTION_TARGET   = target
-      OPSPLANE_BASE_URL = local.service_urls[target]
-      THREADS           = tostring(s.concurrency)
-    })
+    for target, s in local.service_settings : target => {
+      for name, value in merge(local.common_env, local.optional_env, s.env, {
+        FUNCTION_TARGET   = target
+        OPSPLANE_BASE_URL = local.service_urls[target]
+        # functions-framework serves with gunicorn threads; match Cloud Run's concurrency,
+        # and let the executor's in-flight limit agree with both.
+        THREADS                     = tostring(s.concurrency)
+        WORKER_MAX_CONCURRENT_TASKS = tostring(s.concurrency)
+        }, {
+        for key, file in local.config_files : file.env => "${file.dir}/${file.file}" if file.target == target
+      }) : name => value if value != ""
+    }
   }
 
   service_names = { for target in keys(local.services) : target => "${var.name}-${replace(target, "_", "-")}" }
@@ -149,6 +143,27 @@ locals {
     WORKER_CALLBACK_URL             = "${local.service_urls["callbacks"]}/callbacks"
   }
 
+  # Environment set only when the variable behind it is given.
+  optional_env = {
+    GITHUB_REPOSITORY                = var.github_repository
+    OPSPLANE_JOB_POLICIES            = var.job_policies_json
+    OPSPLANE_API_OIDC_ALLOWED_EMAILS = join(",", var.api_oidc_allowed_emails)
+    OPSPLANE_API_OIDC_AUDIENCE       = length(var.api_oidc_allowed_emails) > 0 ? local.oidc_audience : ""
+  }
+
+  # Configuration documents a function reads from a file. Cloud Run has no
+  # config maps, so each is a Secret Manager secret mounted read-only and
+  # pinned to its version (a change rolls out a new revision).
+  config_files = {
+    schedule = {
+      target  = "scheduled"
+      env     = "OPSPLANE_SCHEDULE_CONFIG"
+      dir     = "/etc/opsplane/schedule"
+      file    = "schedule.json"
+      content = var.schedule_config_json
+    }
+  }
+
   # Secret Manager secrets, the variable each is exposed as, and what it is.
   # Values are never in Terraform: secrets.tf creates a random placeholder
   # version, operators add the real one (docs/deploy.md).
@@ -163,7 +178,6 @@ locals {
   schedules = {
     report-runner = { target = "scheduled", path = "/schedule/run", method = "POST", schedule = var.report_runner_schedule, deadline = "540s" }
     latency       = { target = "latency", path = "/latency/sample", method = "POST", schedule = var.latency_schedule, deadline = "300s" }
-    exports       = { target = "export", path = "/export/dashboard", method = "POST", schedule = var.export_schedule, deadline = "300s" }
     sweeper       = { target = "sweeper", path = "/sweeper", method = "POST", schedule = var.sweeper_schedule, deadline = "300s" }
   }
 

@@ -37,3 +37,35 @@ resource "google_secret_manager_secret_version" "placeholder" {
     ignore_changes = [secret_data, enabled]
   }
 }
+
+# Configuration documents mounted as files (local.config_files). Not secret,
+# but Secret Manager is how Cloud Run mounts a file; Terraform owns the value.
+resource "google_secret_manager_secret" "config" {
+  for_each = local.config_files
+
+  secret_id = "${var.name}-config-${each.key}"
+  labels = {
+    env-var = lower(replace(each.value.env, "_", "-"))
+  }
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_secret_manager_secret_version" "config" {
+  for_each = local.config_files
+
+  secret      = google_secret_manager_secret.config[each.key].id
+  secret_data = each.value.content
+}
+
+resource "google_secret_manager_secret_iam_member" "config_accessor" {
+  for_each = local.config_files
+
+  secret_id = google_secret_manager_secret.config[each.key].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.service[each.value.target].email}"
+}

@@ -22,6 +22,21 @@ resource "google_cloud_run_v2_service" "this" {
       max_instance_count = each.value.max_instances
     }
 
+    dynamic "volumes" {
+      for_each = { for key, file in local.config_files : key => file if file.target == each.key }
+      content {
+        name = "config-${volumes.key}"
+        secret {
+          secret = google_secret_manager_secret.config[volumes.key].secret_id
+          items {
+            version = google_secret_manager_secret_version.config[volumes.key].version
+            path    = volumes.value.file
+            mode    = 292 # 0444: read-only for the non-root user
+          }
+        }
+      }
+    }
+
     containers {
       image = var.image
 
@@ -61,6 +76,14 @@ resource "google_cloud_run_v2_service" "this" {
         }
       }
 
+      dynamic "volume_mounts" {
+        for_each = { for key, file in local.config_files : key => file if file.target == each.key }
+        content {
+          name       = "config-${volume_mounts.key}"
+          mount_path = volume_mounts.value.dir
+        }
+      }
+
       startup_probe {
         tcp_socket {
           port = 8080
@@ -76,6 +99,7 @@ resource "google_cloud_run_v2_service" "this" {
   depends_on = [
     google_project_service.enabled,
     google_secret_manager_secret_iam_member.accessor,
+    google_secret_manager_secret_iam_member.config_accessor,
     google_secret_manager_secret_version.placeholder,
     google_storage_bucket_iam_member.state_object_admin,
   ]

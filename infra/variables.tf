@@ -114,14 +114,59 @@ variable "latency_schedule" {
   default     = "*/15 * * * *"
 }
 
-variable "export_schedule" {
-  description = "Cron of the dashboard export (POST /export/dashboard)."
-  type        = string
-  default     = "7 * * * *"
-}
-
 variable "sweeper_schedule" {
   description = "Cron of the sweeper (POST /sweeper), which re-enqueues runs whose task never arrived."
   type        = string
   default     = "*/5 * * * *"
+}
+
+variable "github_repository" {
+  description = "GITHUB_REPOSITORY (owner/name) for reports, triage and approvals; empty leaves it unset."
+  type        = string
+  default     = ""
+}
+
+variable "job_policies_json" {
+  description = "OPSPLANE_JOB_POLICIES: retry policies per job type as inline JSON (shared/jobs/policy.py); empty keeps the built-in ones."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.job_policies_json == "" || can(jsondecode(var.job_policies_json))
+    error_message = "job_policies_json must be a JSON document."
+  }
+}
+
+variable "api_oidc_allowed_emails" {
+  description = "Service accounts allowed to call the API with a Google ID token (audience: the oidc_audience output) instead of an API token."
+  type        = list(string)
+  default     = []
+}
+
+variable "latency_config_json" {
+  description = "OPSPLANE_LATENCY_CONFIG: the latency targets as inline JSON (shared/latency/config.py)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.latency_config_json == "" || can(jsondecode(var.latency_config_json))
+    error_message = "latency_config_json must be a JSON document."
+  }
+}
+
+variable "latency_webhook_url" {
+  description = "OPSPLANE_LATENCY_WEBHOOK_URL: where SLO alerts are posted; empty uses the config's webhook_url."
+  type        = string
+  default     = ""
+}
+
+variable "schedule_config_json" {
+  description = "The schedule runner's configuration (shared/schedule/schema.json), mounted as the file OPSPLANE_SCHEDULE_CONFIG names. {} keeps the defaults (scheduling off)."
+  type        = string
+  default     = "{}"
+
+  validation {
+    condition     = can(jsondecode(var.schedule_config_json))
+    error_message = "schedule_config_json must be a JSON document."
+  }
 }

@@ -140,15 +140,46 @@ def _is_os_environ(node: ast.expr) -> bool:
     return isinstance(node, ast.Name) and node.id in _ENV_MAPPINGS
 
 
+def _module_constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``NAME = "VALUE"`` strings (variable names kept in constants)."""
+    constants: dict[str, str] = {}
+    for node in tree.body:
+        target = value = None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        if (
+            isinstance(target, ast.Name)
+            and isinstance(value, ast.Constant)
+            and isinstance(value.value, str)
+        ):
+            constants[target.id] = value.value
+    return constants
+
+
+def _resolve(node: ast.expr, constants: dict[str, str]) -> ast.expr:
+    """A Name bound to a module string constant becomes that Constant."""
+    if isinstance(node, ast.Name) and node.id in constants:
+        return ast.Constant(constants[node.id])
+    return node
+
+
 def _reads_in(path: Path) -> list[EnvRead]:
     tree = ast.parse(path.read_text(), filename=str(path))
+    constants = _module_constants(tree)
     reads: list[EnvRead] = []
     where = str(path.relative_to(ROOT))
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             callee = _callee(node)
-            args = node.args
-            if callee in _ENV_READERS and len(args) >= 2 and isinstance(args[1], ast.Constant):
+            args = [_resolve(arg, constants) for arg in node.args]
+            if (
+                callee in _ENV_READERS
+                and len(args) >= 2
+                and isinstance(args[1], ast.Constant)
+                and isinstance(args[1].value, str)
+            ):
                 name = args[1].value
                 default_node = args[2] if len(args) >= 3 else None
                 for keyword in node.keywords:
@@ -169,15 +200,15 @@ def _reads_in(path: Path) -> list[EnvRead]:
             ):
                 default = _literal(args[1]) if len(args) > 1 else None
                 reads.append(EnvRead(args[0].value, callee, False, default, where))
-        elif (
-            isinstance(node, ast.Subscript)
-            and _is_os_environ(node.value)
-            and isinstance(node.slice, ast.Constant)
-            and isinstance(node.slice.value, str)
-            and _ENV_NAME.match(node.slice.value)
-            and isinstance(node.ctx, ast.Load)
-        ):
-            reads.append(EnvRead(node.slice.value, "os.environ[]", True, None, where))
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            key = _resolve(node.slice, constants)
+            if (
+                _is_os_environ(node.value)
+                and isinstance(key, ast.Constant)
+                and isinstance(key.value, str)
+                and _ENV_NAME.match(key.value)
+            ):
+                reads.append(EnvRead(key.value, "os.environ[]", True, None, where))
     return reads
 
 

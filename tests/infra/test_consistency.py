@@ -62,14 +62,16 @@ def _services() -> dict[str, dict[str, Any]]:
 
 def _terraform_env_names() -> dict[str, set[str]]:
     """Every variable name a service gets, by target (common, own, per-service, secrets)."""
-    common = set(tf.local("common_env"))
+    common = set(tf.local("common_env")) | set(tf.local("optional_env"))
     extras = tf.env_names_in_expression(str(tf.local("service_env")))
     secrets = tf.local("secrets")
+    files = tf.local("config_files")
     return {
         target: common
         | extras
         | set(settings["env"])
         | {secrets[key]["env"] for key in settings["secrets"]}
+        | {file["env"] for file in files.values() if file["target"] == target}
         for target, settings in _services().items()
     }
 
@@ -221,9 +223,12 @@ def test_required_variables_are_set() -> None:
 def test_every_variable_terraform_sets_is_read_by_the_code() -> None:
     """No misspelt or stale variable: each one set in Terraform is read somewhere."""
     read = {r.name for r in tf.code_env_reads()}
-    for target, names in _terraform_env_names().items():
-        unread = sorted(names - read - set(RUNTIME_ENV))
-        assert not unread, f"{target} sets variables no code reads: {unread}"
+    unread = {
+        target: sorted(names - read - set(RUNTIME_ENV))
+        for target, names in _terraform_env_names().items()
+        if names - read - set(RUNTIME_ENV)
+    }
+    assert not unread, f"variables set in infra/ that no code reads: {unread}"
 
 
 def test_secrets_exposed_to_services_exist() -> None:
@@ -233,6 +238,23 @@ def test_secrets_exposed_to_services_exist() -> None:
         for key in settings["secrets"]:
             assert key in secrets, f"{target}: unknown secret {key!r}"
             assert re.fullmatch(r"[A-Z][A-Z0-9_]+", secrets[key]["env"])
+
+
+def test_config_files_are_mounted_on_existing_services() -> None:
+    """A mounted configuration file belongs to a deployed service and a variable the code reads."""
+    read = {r.name for r in tf.code_env_reads()}
+    for key, file in tf.local("config_files").items():
+        assert file["target"] in _services(), key
+        assert file["env"] in read, f"{key}: no code reads {file['env']}"
+        assert file["dir"].startswith("/"), key
+        assert "/" not in file["file"], key
+
+
+def test_executor_in_flight_limit_follows_cloud_run_concurrency() -> None:
+    """WORKER_MAX_CONCURRENT_TASKS is set from the same concurrency Cloud Run enforces."""
+    expression = str(tf.local("service_env"))
+    assert re.search(r"WORKER_MAX_CONCURRENT_TASKS\s*=\s*tostring\(s\.concurrency\)", expression)
+    assert re.search(r"THREADS\s*=\s*tostring\(s\.concurrency\)", expression)
 
 
 def test_callers_are_known_identities() -> None:
