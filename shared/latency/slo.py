@@ -12,7 +12,9 @@ Two independent signals, each alerting once per state change:
   threshold; the burn rate of a window is its bad fraction divided by the
   error budget ``1 - objective``. Page when 1 h and 5 m both burn faster than
   14.4x, or 6 h and 30 m faster than 6x; open a ticket when 1 d and 2 h burn
-  faster than 3x, or 3 d and 6 h faster than 1x.
+  faster than 3x, or 3 d and 6 h faster than 1x. With a run every 15 minutes
+  the 5 m window holds the latest run only, so a run whose requests all fail
+  pages as soon as the 1 h window agrees (a quarter of its requests bad).
 
 State lives in ``latency/slo/<source>.json`` and is updated by compare-and-swap,
 with the per-run counts of the last 3 days that the burn windows need.
