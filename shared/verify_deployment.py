@@ -146,6 +146,8 @@ def _judge(probe: Probe, response: httpx.Response) -> tuple[Outcome, str]:
         return Outcome.FAILED, f"status {state!r}"
     if status in {401, 403} and not from_our_edge:
         return Outcome.FAILED, "refused by Cloud Run IAM: pass an ID token (--token-env)"
+    if status in {401, 403}:
+        return Outcome.FAILED, "the function wants credentials: pass an API token (--api-token-env)"
     if status in {404, 405} and from_our_edge and not probe.declared:
         return Outcome.SERVING, "the function answers; it has no health route"
     if body is not None:
@@ -186,15 +188,23 @@ def verify(
     probes: Sequence[Probe],
     *,
     token: str | None = None,
+    api_token: str | None = None,
     timeout_s: float = 10.0,
     client: httpx.Client | None = None,
     clock: Callable[[], float] = time.perf_counter,
     max_workers: int = 8,
 ) -> list[ProbeResult]:
-    """Run the probes concurrently; results come back in the probes' order."""
+    """Run the probes concurrently; results come back in the probes' order.
+
+    ``token`` is a Google ID token for Cloud Run's IAM check, sent as
+    ``X-Serverless-Authorization`` so that ``Authorization`` stays free for
+    ``api_token``, which the functions themselves check (``/tasks/health``).
+    """
     headers = {"User-Agent": "opsplane-verify-deployment"}
     if token:
-        headers["Authorization"] = f"Bearer {token}"
+        headers["X-Serverless-Authorization"] = f"Bearer {token}"
+    if api_token:
+        headers["Authorization"] = f"Bearer {api_token}"
     own_client = client is None
     http = client or httpx.Client(timeout=timeout_s, follow_redirects=False)
     http.headers.update(headers)

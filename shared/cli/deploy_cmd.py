@@ -41,6 +41,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="environment variable holding an ID token for private services "
         "(e.g. from `gcloud auth print-identity-token`); default OPSPLANE_ID_TOKEN",
     )
+    parser.add_argument(
+        "--api-token-env",
+        default="OPSPLANE_API_TOKEN",
+        metavar="VAR",
+        help="environment variable holding an API token for health routes that ask for one "
+        "(/tasks/health); default OPSPLANE_API_TOKEN, as for `opsplane runs`",
+    )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
@@ -74,7 +81,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"opsplane verify-deployment: {exc}", file=sys.stderr)
         return 2
     token = os.environ.get(args.token_env, "").strip() or None
-    results = vd.verify(vd.plan_probes(services, routers), token=token, timeout_s=args.timeout)
+    api_token = os.environ.get(args.api_token_env, "").strip() or None
+    results = vd.verify(
+        vd.plan_probes(services, routers),
+        token=token,
+        api_token=api_token,
+        timeout_s=args.timeout,
+    )
     if args.json:
         print(json.dumps(vd.results_as_json(results), indent=2))
     else:

@@ -218,22 +218,53 @@ def test_unreachable_and_slow_services_fail(
     assert "3 check(s) failed" in out
 
 
-def test_token_is_sent_but_never_printed(
+def test_tokens_are_sent_but_never_printed(
     scripted: Scripted, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The ID token from --token-env goes in the Authorization header, not in the output."""
+    """The ID token goes in Cloud Run's IAM header, the API token in Authorization; none shows."""
     token = "eyJhbGciOiJSUzI1NiJ9.secret-part.signature"
     monkeypatch.setenv("MY_ID_TOKEN", token)
+    monkeypatch.setenv("MY_API_TOKEN", "api-secret-value")
     scripted.json("/health", 200, {"status": "ok", "version": "1.2.3"})
     scripted.json("/health/test", 200, {"status": "ok", "version": "1.2.3"})
     code = cli_main(
-        ["verify-deployment", "--service", f"health={scripted.url}", "--token-env", "MY_ID_TOKEN"]
+        [
+            "verify-deployment",
+            "--service",
+            f"health={scripted.url}",
+            "--token-env",
+            "MY_ID_TOKEN",
+            "--api-token-env",
+            "MY_API_TOKEN",
+        ]
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert {h.get("Authorization") for h in scripted.seen_headers} == {f"Bearer {token}"}
+    assert {h.get("X-Serverless-Authorization") for h in scripted.seen_headers} == {
+        f"Bearer {token}"
+    }
+    assert {h.get("Authorization") for h in scripted.seen_headers} == {"Bearer api-secret-value"}
     assert token not in out
+    assert "api-secret-value" not in out
     assert "1.2.3" in out
+
+
+def test_queue_health_needs_the_api_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real execute_task: /tasks/health fails without an API token and passes with one."""
+    monkeypatch.setenv("OPSPLANE_API_TOKENS", "ops=verify-token-123")
+    url, server = _serve_function("execute_task")
+    try:
+        assert cli_main(["verify-deployment", "--service", f"execute_task={url}"]) == 1
+        assert "wants credentials" in capsys.readouterr().out
+        monkeypatch.setenv("OPSPLANE_API_TOKEN", "verify-token-123")
+        assert cli_main(["verify-deployment", "--service", f"execute_task={url}"]) == 0
+        out = capsys.readouterr().out
+        assert "GET /tasks/health" in out
+        assert "all healthy" in out
+    finally:
+        server.shutdown()
 
 
 def test_services_json_from_terraform_output(
