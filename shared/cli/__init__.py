@@ -17,6 +17,7 @@ from shared import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "shared.cli.redact_cmd",
     "shared.cli.runlog_cmd",
+    "shared.cli.schedule_cmd",
     "shared.cli.sign_cmd",
     "shared.cli.runs_cmd",
     "shared.cli.queue_cmd",
