@@ -210,12 +210,23 @@ class CannedResponse:
     content_type: str = "application/json"
 
 
-@contextlib.contextmanager
-def canned_http_server(response: CannedResponse) -> Iterator[str]:
-    """A loopback HTTP server answering every request with ``response``; yields its URL.
+@dataclass
+class CannedServer:
+    """A running canned server: its URL and the request lines it has seen."""
 
-    For error paths a real emulator cannot produce on demand (429, 503, 403).
+    url: str
+    requests: list[str]
+
+
+@contextlib.contextmanager
+def canned_http_server(response: CannedResponse) -> Iterator[CannedServer]:
+    """A loopback HTTP server answering every request with ``response``.
+
+    For error paths a real emulator cannot produce on demand (429, 503, 403);
+    ``requests`` lets a test count attempts (is a call retried or not).
     """
+    seen: list[str] = []
+
     import http.server
     import threading
 
@@ -224,6 +235,7 @@ def canned_http_server(response: CannedResponse) -> Iterator[str]:
         protocol_version = "HTTP/1.1"
 
         def _answer(self) -> None:
+            seen.append(self.requestline)
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
@@ -243,7 +255,7 @@ def canned_http_server(response: CannedResponse) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield CannedServer(f"http://127.0.0.1:{server.server_address[1]}", seen)
     finally:
         server.shutdown()
         server.server_close()

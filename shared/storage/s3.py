@@ -15,6 +15,10 @@ Listings cost one request per page; custom metadata is not part of an S3
 listing, so each item's ``metadata`` is fetched (one HEAD) the first time it is
 read, and is empty if the object is gone by then.
 
+botocore retries throttling, 5xx and connection errors on every call (standard
+mode). Unlike GCS, S3 treats a plain PUT as idempotent: a replay writes the same
+bytes to the same key.
+
 Endpoint: ``OPSPLANE_S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL``); region:
 ``AWS_REGION`` / ``AWS_DEFAULT_REGION``. boto3 is imported lazily.
 """

@@ -86,8 +86,8 @@ def _gcs_error(status: int) -> bytes:
 )
 def test_http_errors_become_store_errors(status: int, expected: type[StoreError]) -> None:
     """Each GCS status maps to one store error; the original stays as the cause."""
-    with canned_http_server(CannedResponse(status, _gcs_error(status))) as url:
-        store = GCSStore("bucket", client=gcs_client(url), retry_deadline=0.3)
+    with canned_http_server(CannedResponse(status, _gcs_error(status))) as server:
+        store = GCSStore("bucket", client=gcs_client(server.url), retry_deadline=0.3)
         with pytest.raises(expected) as caught:
             store.delete("k")
     assert caught.value.__cause__ is not None
@@ -95,7 +95,26 @@ def test_http_errors_become_store_errors(status: int, expected: type[StoreError]
 
 def test_a_missing_bucket_on_write_is_misconfigured() -> None:
     """404 on a listing means the bucket itself is missing, not an object."""
-    with canned_http_server(CannedResponse(404, _gcs_error(404))) as url:
-        store = GCSStore("bucket", client=gcs_client(url))
+    with canned_http_server(CannedResponse(404, _gcs_error(404))) as server:
+        store = GCSStore("bucket", client=gcs_client(server.url))
         with pytest.raises(StoreMisconfigured, match="does not exist"):
             store.verify()
+
+
+@pytest.mark.parametrize(
+    ("preconditions", "retried"),
+    [
+        pytest.param({}, False, id="unconditional-put-not-retried"),
+        pytest.param({"if_absent": True}, True, id="create-only-put-retried"),
+        pytest.param({"if_generation": "7"}, True, id="compare-and-swap-put-retried"),
+    ],
+)
+def test_only_conditional_puts_are_retried(preconditions: dict[str, object], retried: bool) -> None:
+    """A 503 on an unconditional put is not retried (it could clobber a newer write)."""
+    with canned_http_server(CannedResponse(503, _gcs_error(503))) as server:
+        store = GCSStore("bucket", client=gcs_client(server.url), retry_deadline=1.5)
+        with pytest.raises(StoreUnavailable):
+            store.put("k", b"x", **preconditions)  # type: ignore[arg-type]
+    # Count uploads only: the client also reads bucket metadata in the background.
+    uploads = [line for line in server.requests if line.startswith("POST /upload/")]
+    assert (len(uploads) > 1) is retried, server.requests

@@ -118,8 +118,8 @@ def _s3_error(code: str) -> bytes:
 def test_s3_errors_become_store_errors(status: int, code: str, expected: type[StoreError]) -> None:
     """Each S3 error code maps to one store error; the original stays as the cause."""
     body = _s3_error(code)
-    with canned_http_server(CannedResponse(status, body, "application/xml")) as url:
-        store = S3Store("bucket", client=_client(url))
+    with canned_http_server(CannedResponse(status, body, "application/xml")) as server:
+        store = S3Store("bucket", client=_client(server.url))
         with pytest.raises(expected) as caught:
             store.put("k", b"x", if_absent=True)
     assert caught.value.__cause__ is not None
