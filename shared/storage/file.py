@@ -3,7 +3,7 @@
 Layout under the root::
 
     objects/<seg>.d/<seg>.d/<seg>.o   one object: a JSON header line, then the bytes
-    locks/<hh>/<sha256>.lock          one flock target per object name
+    locks/<hh>/<sha256>.lock          one flock target per object name (removed on delete)
 
 Each segment of a name is percent-encoded and given a suffix (``.d`` for a
 directory, ``.o`` for an object), so the object ``a`` and the objects ``a/b``
@@ -111,15 +111,34 @@ class FileStore(ObjectStore):
         return self._locks / digest[:2] / f"{digest}.lock"
 
     @contextlib.contextmanager
-    def _locked(self, name: str) -> Iterator[None]:
+    def _locked(self, name: str) -> Iterator[Path]:
+        """Hold the object's exclusive lock; yields the lock file's path.
+
+        A delete removes the lock file while holding it, so lock files do not
+        pile up for names that no longer exist. A waiter that then wins the
+        lock on the removed file notices (its inode is no longer the one at
+        the path) and queues on the new file instead.
+        """
         path = self._lock_path(name)
-        path.parent.mkdir(exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        while True:
+            path.parent.mkdir(exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                # flock locks belong to the open file description, so two threads
+                # of one process exclude each other just like two processes do.
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    current = os.fstat(fd).st_ino == os.stat(path).st_ino
+                except FileNotFoundError:
+                    current = False
+            except BaseException:
+                os.close(fd)
+                raise
+            if current:
+                break
+            os.close(fd)
         try:
-            # flock locks belong to the open file description, so two threads of
-            # one process exclude each other just like two processes do.
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            yield path
         finally:
             os.close(fd)  # closing releases the lock
 
@@ -168,12 +187,13 @@ class FileStore(ObjectStore):
 
     def delete(self, name: str, *, if_generation: str | None = None) -> None:
         path = self._path(name)
-        with _translated(name), self._locked(name):
+        with _translated(name), self._locked(name) as lock_path:
             current = _read_header_or_none(path)
             if current is None:
                 raise ObjectNotFound(name)
             _check_preconditions(name, current, False, if_generation)
             path.unlink()
+            lock_path.unlink()
             self._prune_empty_dirs(path.parent)
 
     def list_page(

@@ -12,6 +12,9 @@ response was lost and whose retry then fails its precondition surfaces as
 PreconditionFailed even though the first attempt landed: callers that care
 re-read and compare, as they must after any lost race.
 
+A get costs two requests: the object's metadata, then its bytes pinned to that
+generation, so data and metadata always belong to the same write.
+
 google-cloud-storage is imported inside the functions that need it, so a
 process that never opens a ``gs://`` store never pays for the import.
 """

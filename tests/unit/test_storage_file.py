@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,6 +61,42 @@ def test_processes_racing_create_only_have_one_winner(tmp_path: Path) -> None:
         results = pool.starmap(_create, [(str(tmp_path), i) for i in range(PROCESSES)])
     assert results.count(True) == 1
     assert FileStore(tmp_path).get("winner").data == str(results.index(True)).encode()
+
+
+def test_create_and_delete_races_keep_mutual_exclusion(tmp_path: Path) -> None:
+    """Threads take and release a create-only "lease"; never two holders, no lock files left."""
+    store = FileStore(tmp_path)
+    guard = threading.Lock()
+    holders: set[int] = set()
+    overlaps: list[set[int]] = []
+    barrier = threading.Barrier(8)
+
+    def contend(index: int) -> int:
+        barrier.wait()
+        wins = 0
+        for _ in range(30):
+            try:
+                generation = store.put("lease", str(index).encode(), if_absent=True)
+            except PreconditionFailed:
+                continue
+            with guard:
+                holders.add(index)
+                if len(holders) > 1:
+                    overlaps.append(set(holders))
+            wins += 1
+            # While this thread holds the lease nobody else may have written it.
+            assert store.get("lease").data == str(index).encode()
+            with guard:
+                holders.discard(index)
+            store.delete("lease", if_generation=generation)
+        return wins
+
+    with ThreadPoolExecutor(8) as pool:
+        wins = sum(pool.map(contend, range(8)))
+    assert overlaps == []
+    assert wins > 0
+    assert store.get_or_none("lease") is None
+    assert list((tmp_path / "locks").rglob("*.lock")) == []
 
 
 def test_objects_survive_reopening_the_store(tmp_path: Path) -> None:
