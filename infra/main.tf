@@ -32,7 +32,7 @@ locals {
     }
     runs = {
       paths = ["/runs"], public = true, callers = [], enqueues = true
-      secrets         = ["api_tokens"]
+      secrets         = ["api_tokens", "callback_signing_secret"]
       timeout_seconds = 60, concurrency = 40, min_instances = 0, max_instances = 10
       cpu = "1", memory = "512Mi", env = {}
     }
