@@ -116,15 +116,20 @@ def run_latency_job(
     raw_retention_days: int | None = None,
     rollup_retention_days: int | None = None,
     poster_factory: PosterFactory = default_poster,
+    record_run: bool = True,
 ) -> LatencyRun:
-    """Run the latency job once; the run log gets one record whatever happens."""
+    """Run the latency job once; the run log gets one record whatever happens.
+
+    ``record_run=False`` leaves the record to a caller that writes its own (the
+    schedule runner records every job it runs).
+    """
     for label, days in (("raw", raw_retention_days), ("rollup", rollup_retention_days)):
         if days is not None and days < 1:
             raise ValueError(f"{label} retention must be at least 1 day, got {days}")
     started = clock()
     began = monotonic()
     job_id = f"{job_id_for(JOB_NAME, started)}-{uuid.uuid4().hex[:8]}"
-    runlog = RunLog(store, clock)
+    runlog: RunLog | _NoRunLog = RunLog(store, clock) if record_run else _NoRunLog()
     lock = LeaseLock(store, LOCK_NAME, ttl=timedelta(seconds=config.lock_ttl_seconds), clock=clock)
     lease = lock.acquire(job_id)
 
@@ -283,6 +288,13 @@ def _run_locked(
         pruned,
         heartbeat,
     )
+
+
+class _NoRunLog:
+    """Stands in for the run log when the caller records the run itself."""
+
+    def record(self, job: str, status: RunStatus, **_: Any) -> None:
+        return None
 
 
 def observe(samples: Sequence[Sample], *, at: datetime, threshold_ms: float) -> RunObservation:
