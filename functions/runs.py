@@ -6,6 +6,8 @@
     POST /runs/<run_id>/approve | /reject | /cancel
 
 Every call needs ``Authorization: Bearer <token>``; the caller owns what it submits.
+Any authenticated caller may read and act on every run (an operators' API);
+parameters are shown redacted, since they may carry credentials for the job.
 """
 
 from __future__ import annotations

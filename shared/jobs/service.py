@@ -43,6 +43,7 @@ from shared.jobs.store import (
 )
 from shared.jobs.tasks import enqueue_next_attempt
 from shared.queue.base import QueueError
+from shared.redaction import redact_data
 from shared.storage import PreconditionFailed
 
 MAX_PAGE = 200
@@ -330,7 +331,8 @@ def queue_stats(plane: Plane) -> dict[str, Any]:
 
 
 def run_view(run: Run) -> dict[str, Any]:
-    """A run as the API shows it."""
+    """A run as the API shows it: params redacted (they may carry credentials for the job)."""
     doc = run.to_dict()
+    doc["params"] = redact_data(run.params)
     doc["attempt_count"] = len(run.attempts)
     return doc

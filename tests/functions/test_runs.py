@@ -54,6 +54,22 @@ def test_submit_queues_a_run_owned_by_the_caller_and_enqueues_attempt_one(
     assert json.loads(queue.tasks[0].body) == {"run_id": run_id, "attempt": 1}
 
 
+def test_the_api_shows_params_redacted_but_the_job_gets_them_whole(
+    client: Any, plane: Plane
+) -> None:
+    """A credential in params is stored for the handler but never shown by the API."""
+    params = {
+        "url": "http://127.0.0.1:9/x",
+        "headers": {"Authorization": "Bearer s3cr3t-t0ken-value"},
+    }
+    run_id = post(client, "/runs", {"job_type": "http", "params": params}).json["run_id"]
+    shown = client.get(f"/runs/{run_id}", headers=AUTH).json
+    assert "s3cr3t-t0ken-value" not in json.dumps(shown)
+    listed = client.get("/runs", headers=AUTH).json
+    assert "s3cr3t-t0ken-value" not in json.dumps(listed)
+    assert plane.runs.get(run_id).run.params == params
+
+
 def test_a_hashed_token_authenticates_under_its_name(client: Any) -> None:
     """A sha256: entry accepts the token whose hash it stores; the caller is its name."""
     response = client.post(

@@ -365,3 +365,19 @@ def test_queue_full_refuses_submissions() -> None:
         submit(plane, "noop")
     assert caught.value.code == "queue_full"
     assert caught.value.retry_after == 5
+
+
+def test_rejecting_an_escalated_run_fails_it_into_the_dead_letters() -> None:
+    """A run parked for manual review and then rejected is FAILED with a dead letter."""
+    from shared.jobs.handlers import JobType, fail
+
+    plane = make_plane(policies=POLICIES)
+    plane.registry.register(JobType("escalating", fail))
+    run_id = submit(plane, "escalating", {"code": "temporary_failure"})
+    drain(plane)
+    rejected = service.reject(plane, run_id, "reviewer")
+    assert rejected.status is RunStatus.FAILED
+    assert rejected.error_code == "temporary_failure"
+    letter = read_dead_letter(plane.store, run_id)
+    assert letter is not None
+    assert len(letter["attempts"]) == 2
