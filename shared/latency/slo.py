@@ -346,3 +346,17 @@ def record_run(
             continue
         return updated, alerts
     raise PreconditionFailed(f"{name}: too many concurrent writers")
+
+
+def all_sources(store: ObjectStore) -> list[SourceSlo]:
+    """The stored SLO state of every source, by name (what reports show)."""
+    out: list[SourceSlo] = []
+    for info in store.list(SLO_PREFIX):
+        stored = store.get_or_none(info.name)
+        if stored is None:
+            continue
+        try:
+            out.append(SourceSlo.from_json(json.loads(stored.data)))
+        except (ValueError, KeyError, TypeError):
+            continue  # one damaged state must not hide the others
+    return out

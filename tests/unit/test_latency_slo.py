@@ -11,6 +11,7 @@ from shared.latency.slo import (
     RunObservation,
     SloState,
     SourceSlo,
+    all_sources,
     burn_rate,
     evaluate,
     load,
@@ -171,3 +172,13 @@ def test_record_run_persists_and_continues_the_streak() -> None:
     assert stored == state
     assert stored.last_breach_at == START + 2 * EVERY
     assert store.get_or_none("latency/slo/api.json") is not None
+
+
+def test_all_sources_lists_every_stored_state() -> None:
+    """Reports read each source's state; a damaged object is passed over."""
+    store = MemoryStore()
+    for source in ("web", "api"):
+        record_run(store, source, observation(START, breached=True), objective=0.99, reminder=None)
+    store.put("latency/slo/broken.json", b"{")
+    states = all_sources(store)
+    assert [(s.source, s.consecutive_breaches) for s in states] == [("api", 1), ("web", 1)]
