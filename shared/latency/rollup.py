@@ -45,12 +45,12 @@ def parse_since(text: str, now: datetime) -> datetime:
     """
     cleaned = text.strip()
     match = _AGE.match(cleaned)
-    if match:
-        amount, unit = match.groups()
-        return now - timedelta(**{_AGE_UNITS[unit]: int(amount)})
     try:
+        if match:
+            amount, unit = match.groups()
+            return now - timedelta(**{_AGE_UNITS[unit]: int(amount)})
         return parse_iso(cleaned)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(
             f"invalid time {text!r}: use an ISO 8601 time or an age like 90m, 6h, 7d, 2w"
         ) from None
@@ -190,8 +190,11 @@ def read_rollups(
     prefix = f"{ROLLUP_PREFIX}{source}/" if source else ROLLUP_PREFIX
     start_hour = hour_of(since) if since is not None else None
     start_after = f"{prefix}{start_hour:%Y%m%d%H}" if source and start_hour else None
+    start_stamp = f"{start_hour:%Y%m%d%H}" if start_hour else ""
     out: list[Rollup] = []
     for info in store.list(prefix, start_after=start_after):
+        if info.name.rsplit("/", 1)[-1] < start_stamp:
+            continue  # older than asked for: decided by the name, never read
         try:
             rollup = Rollup.from_json(json.loads(store.get(info.name).data))
         except ObjectNotFound:

@@ -122,6 +122,7 @@ def test_bad_sample_options_are_400_and_write_nothing(
     [
         pytest.param("source=../etc", "invalid_source", id="bad-source"),
         pytest.param("since=yesterday", "invalid_since", id="bad-since"),
+        pytest.param("since=999999w", "invalid_since", id="since-before-year-one"),
         pytest.param("format=xml", "invalid_format", id="bad-format"),
         pytest.param("format=csv", "source_required", id="csv-without-source"),
     ],

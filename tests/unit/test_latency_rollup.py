@@ -10,7 +10,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.latency.rollup import CSV_COLUMNS, nearest_rank, parse_since, summarize, to_csv
+from shared.latency.raw import write_samples
+from shared.latency.rollup import (
+    CSV_COLUMNS,
+    build_rollup,
+    nearest_rank,
+    parse_since,
+    read_rollups,
+    summarize,
+    to_csv,
+)
+from shared.latency.sampler import Sample
+from shared.storage.memory import MemoryStore
 
 HOUR = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -108,5 +119,23 @@ def test_parse_since(text: str, expected: datetime) -> None:
 
 def test_parse_since_rejects_garbage() -> None:
     """A clear message, as a ValueError the edges turn into 400 or exit 2."""
-    with pytest.raises(ValueError, match="ISO 8601"):
-        parse_since("last tuesday", HOUR)
+    for text in ("last tuesday", "999999w", "2026-13-01"):
+        with pytest.raises(ValueError, match="ISO 8601"):
+            parse_since(text, HOUR)
+
+
+def test_read_rollups_filters_by_source_and_since() -> None:
+    """Sorted by hour then source; hours before ``since`` are left out."""
+    store = MemoryStore()
+    for offset in range(3):
+        hour = HOUR + timedelta(hours=offset)
+        for source in ("web", "api"):
+            write_samples(
+                store, [Sample(hour, source, "t", 10.0, 200)], job_id="j", rotation_bytes=10**6
+            )
+            build_rollup(store, source, hour, threshold_ms=5, generated_at=hour)
+    since = HOUR + timedelta(hours=1, minutes=30)
+    got = [(r.source, r.hour.hour) for r in read_rollups(store, since=since)]
+    assert got == [("api", 11), ("web", 11), ("api", 12), ("web", 12)]
+    assert [r.hour.hour for r in read_rollups(store, source="web", since=since)] == [11, 12]
+    assert len(read_rollups(store)) == 6
