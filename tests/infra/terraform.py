@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import hcl2
 
@@ -53,11 +53,11 @@ def load_tf(path: Path) -> dict[str, Any]:
     try:
         from hcl2.utils import SerializationOptions
     except ImportError:  # python-hcl2 < 8
-        return _unquote(hcl2.loads(text))
+        return cast(dict[str, Any], _unquote(hcl2.loads(text)))
     options = SerializationOptions(
         with_comments=False, explicit_blocks=False, strip_string_quotes=True
     )
-    return _unquote(hcl2.loads(text, serialization_options=options))
+    return cast(dict[str, Any], _unquote(hcl2.loads(text, serialization_options=options)))
 
 
 @cache
@@ -87,12 +87,14 @@ def variable_default(name: str) -> Any:
 
 
 def resource(rtype: str, name: str) -> dict[str, Any]:
-    return config()["resource"][rtype][name]
+    found: dict[str, Any] = config()["resource"][rtype][name]
+    return found
 
 
 def first_block(value: Any) -> dict[str, Any]:
     """Nested blocks come as a list of dicts; most appear once."""
-    return value[0] if isinstance(value, list) else value
+    block: dict[str, Any] = value[0] if isinstance(value, list) else value
+    return block
 
 
 def env_names_in_expression(expression: str) -> set[str]:

@@ -57,7 +57,8 @@ def _route_exists(target: str, method: str, path: str) -> bool:
 
 
 def _services() -> dict[str, dict[str, Any]]:
-    return tf.local("services")
+    services: dict[str, dict[str, Any]] = tf.local("services")
+    return services
 
 
 def _terraform_env_names() -> dict[str, set[str]]:

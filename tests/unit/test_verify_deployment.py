@@ -23,7 +23,7 @@ def _serve_function(target: str) -> tuple[str, Any]:
     import functions_framework
     from werkzeug.serving import make_server
 
-    app = functions_framework.create_app(target, "functions/main.py")
+    app = functions_framework.create_app(target, "functions/main.py")  # type: ignore[no-untyped-call]
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -77,7 +77,9 @@ class Scripted:
         ).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}"
 
-    def json(self, path: str, status: int, body: Any, *, edge: bool = True, delay: float = 0.0):
+    def json(
+        self, path: str, status: int, body: Any, *, edge: bool = True, delay: float = 0.0
+    ) -> None:
         headers = {"Content-Type": "application/json"}
         if edge:
             headers["X-Request-Id"] = "req-1"
