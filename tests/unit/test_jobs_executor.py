@@ -247,8 +247,8 @@ def test_a_running_run_with_a_live_lease_is_busy() -> None:
 
 def test_heartbeats_keep_a_long_attempt_leased() -> None:
     """A handler running past several lease lengths is never reclaimed while heartbeating."""
-    plane = make_plane(lease_ms=200, heartbeat_ms=50)
-    run_id = submit(plane, "sleep", {"ms": 700})
+    plane = make_plane(lease_ms=600, heartbeat_ms=100)
+    run_id = submit(plane, "sleep", {"ms": 1500})
     worker = threading.Thread(target=Executor(plane).execute, args=(run_id, 1))
     worker.start()
     while plane.runs.get(run_id).run.status is not RunStatus.RUNNING:
