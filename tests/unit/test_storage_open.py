@@ -7,9 +7,7 @@ import pytest
 from shared.storage import StoreMisconfigured, open_store
 from tests.servers import (
     RunningServer,
-    fake_gcs,  # noqa: F401 - session fixture
     free_port,
-    moto_s3,  # noqa: F401 - session fixture
     s3_env,
     unique_name,
 )
@@ -42,7 +40,7 @@ def test_a_url_without_bucket_is_misconfigured(url: str, monkeypatch: pytest.Mon
 
 @pytest.mark.integration
 def test_gcs_missing_bucket_is_misconfigured(
-    fake_gcs: RunningServer,  # noqa: F811
+    fake_gcs: RunningServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A gs:// bucket that does not exist fails at open, naming the bucket."""
@@ -54,7 +52,7 @@ def test_gcs_missing_bucket_is_misconfigured(
 
 @pytest.mark.integration
 def test_s3_missing_bucket_is_misconfigured(
-    moto_s3: RunningServer,  # noqa: F811
+    moto_s3: RunningServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An s3:// bucket that does not exist fails at open, naming the bucket."""

@@ -21,7 +21,6 @@ from tests.servers import (
     RunningServer,
     canned_http_server,
     free_port,
-    moto_s3,  # noqa: F401 - session fixture
     s3_client,
     s3_env,
     unique_name,
@@ -40,7 +39,7 @@ def _client(url: str) -> object:
 
 
 @pytest.fixture
-def bucket(moto_s3: RunningServer) -> str:  # noqa: F811
+def bucket(moto_s3: RunningServer) -> str:
     name = unique_name("s3unit")
     s3_client(moto_s3.url).create_bucket(Bucket=name)
     return name
@@ -48,7 +47,7 @@ def bucket(moto_s3: RunningServer) -> str:  # noqa: F811
 
 @pytest.mark.integration
 def test_the_url_prefix_is_prepended_and_stripped(
-    moto_s3: RunningServer,  # noqa: F811
+    moto_s3: RunningServer,
     bucket: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -66,7 +65,7 @@ def test_the_url_prefix_is_prepended_and_stripped(
 
 @pytest.mark.integration
 def test_listed_metadata_is_fetched_on_first_use(
-    moto_s3: RunningServer,  # noqa: F811
+    moto_s3: RunningServer,
     bucket: str,
 ) -> None:
     """A listing item's metadata is the object's; an object deleted since reads as empty."""
@@ -80,7 +79,7 @@ def test_listed_metadata_is_fetched_on_first_use(
 
 
 @pytest.mark.integration
-def test_generation_is_the_etag(moto_s3: RunningServer, bucket: str) -> None:  # noqa: F811
+def test_generation_is_the_etag(moto_s3: RunningServer, bucket: str) -> None:
     """The generation a put returns is the ETag a raw read reports."""
     store = S3Store(bucket, client=_client(moto_s3.url))
     generation = store.put("k", b"x")
