@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,44 @@ def test_example_tfvars_only_sets_declared_variables() -> None:
     unknown = sorted(set(example) - set(tf.config()["variable"]))
     assert not unknown, unknown
     assert "project_id" in example
+
+
+def _all_expressions() -> str:
+    """Every .tf file as text, comments stripped (what `terraform validate` would resolve)."""
+    lines = []
+    for path in tf.tf_files():
+        for line in path.read_text().splitlines():
+            code = line.split("#", 1)[0] if not line.lstrip().startswith("#") else ""
+            lines.append(code)
+    return "\n".join(lines)
+
+
+def test_every_reference_resolves() -> None:
+    """var.X, local.X, data.T.N and resource T.N references all name something declared."""
+    text = _all_expressions()
+    config = tf.config()
+    variables = set(re.findall(r"\bvar\.([a-z0-9_]+)", text))
+    assert not variables - set(config["variable"]), variables - set(config["variable"])
+    locals_used = set(re.findall(r"\blocal\.([a-z0-9_]+)", text))
+    assert not locals_used - set(config["locals"]), locals_used - set(config["locals"])
+    declared_data = {
+        (rtype, name)
+        for path in tf.tf_files()
+        for block in tf.load_tf(path).get("data", [])
+        for rtype, by_name in block.items()
+        for name in by_name
+    }
+    for rtype, name in re.findall(r"\bdata\.([a-z0-9_]+)\.([a-z0-9_]+)", text):
+        assert (rtype, name) in declared_data, f"data.{rtype}.{name}"
+    resources = config["resource"]
+    for rtype, name in re.findall(r"(?<![.\w])((?:google|random)_[a-z0-9_]+)\.([a-z0-9_]+)", text):
+        assert name in resources.get(rtype, {}), f"{rtype}.{name} is not declared"
+
+
+def test_every_variable_is_used_and_documented() -> None:
+    """No dead variables; each one says what it is and has a type."""
+    text = _all_expressions()
+    for name, spec in tf.config()["variable"].items():
+        assert re.search(rf"\bvar\.{name}\b", text), f"variable {name} is never used"
+        assert spec.get("description"), name
+        assert spec.get("type"), name
