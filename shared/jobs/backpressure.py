@@ -3,8 +3,12 @@
 Counting queued runs must not cost a full listing per request. The count is a
 per-instance cache refreshed at most every ``WORKER_QUEUE_COUNT_TTL_MS``, and a
 refresh lists only from a watermark: the newest run before which every run is
-final. Run ids are time-ordered, so that prefix of the listing never changes
-again and is skipped; statuses come from listing metadata, not reads.
+final (a new instance starts from the sweeper's recorded one). Run ids are
+time-ordered, so that prefix of the listing never changes again and is
+skipped; statuses come from listing metadata, not reads. (A run created by an
+instance whose clock lags by more than the time it took the run before it to
+finish could sort below the watermark; Cloud Run clocks are synchronised far
+tighter than that.)
 
 Why a cache and not sharded counters: counters would add writes to every
 transition (the budget is four writes per run), and a gate needs only an
@@ -93,6 +97,7 @@ class QueueDepth:
         self.monotonic = monotonic
         self._lock = threading.Lock()
         self._watermark: str | None = None
+        self._watermark_loaded = False
         self._counts: dict[RunStatus, int] | None = None
         self._at = -math.inf
         self._pending = 0  # runs this instance created since the last refresh
@@ -100,6 +105,11 @@ class QueueDepth:
     def counts(self) -> dict[RunStatus, int]:
         with self._lock:
             if self._counts is None or self.monotonic() - self._at >= self.ttl:
+                if not self._watermark_loaded:
+                    # A new instance starts where the sweeper's last pass found only
+                    # finished runs, instead of listing the whole history once.
+                    self._watermark = self.runs.read_watermark()
+                    self._watermark_loaded = True
                 result = scan_active(self.runs, self._watermark)
                 self._watermark = result.watermark
                 self._counts = result.counts

@@ -77,13 +77,26 @@ class RecordingNotifier:
 
 
 NotifierFactory = Callable[[Environ], RunNotifier]
-NOTIFIER_FACTORIES: dict[str, NotifierFactory] = {"none": lambda env: NullNotifier()}
+
+
+def _callback_sender(env: Environ) -> RunNotifier:
+    from shared.callbacks.sender import sender_from_env  # lazy: callbacks import this module
+
+    return sender_from_env(env)
+
+
+NOTIFIER_FACTORIES: dict[str, NotifierFactory] = {
+    "none": lambda env: NullNotifier(),
+    "callbacks": _callback_sender,
+}
 
 
 def notifier_from_env(env: Environ | None = None) -> RunNotifier:
-    """The notifier ``OPSPLANE_RUN_NOTIFIER`` names (default ``none``)."""
+    """The notifier ``OPSPLANE_RUN_NOTIFIER`` names (default ``callbacks`` when
+    ``WORKER_CALLBACK_URL`` is set, else ``none``)."""
     env = os.environ if env is None else env
-    name = env.get("OPSPLANE_RUN_NOTIFIER", "").strip() or "none"
+    default = "callbacks" if env.get("WORKER_CALLBACK_URL", "").strip() else "none"
+    name = env.get("OPSPLANE_RUN_NOTIFIER", "").strip() or default
     factory = NOTIFIER_FACTORIES.get(name)
     if factory is None:
         raise SettingsError(

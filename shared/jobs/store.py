@@ -22,6 +22,7 @@ from shared.storage import ObjectInfo, ObjectNotFound, ObjectStore, Precondition
 
 RUNS_PREFIX = "runs/"
 IDEMPOTENCY_PREFIX = "idempotency/"
+WATERMARK = "sweeper/watermark.json"
 MAX_CAS_RETRIES = 20
 
 
@@ -184,6 +185,17 @@ class RunStore:
             except PreconditionFailed:
                 versioned = self.get(run_id)
         raise PreconditionFailed(f"run {run_id} kept changing; gave up after {MAX_CAS_RETRIES}")
+
+    # The finished-prefix watermark (written by the sweeper, read by every scan)
+
+    def read_watermark(self) -> str | None:
+        """The newest run id before which every run is final, as last recorded."""
+        stored = self.store.get_or_none(WATERMARK)
+        return str(json.loads(stored.data)["after"]) if stored else None
+
+    def write_watermark(self, run_id: str) -> None:
+        # One small object written once per sweep (about a minute apart): never hot.
+        self.store.put(WATERMARK, json.dumps({"after": run_id}).encode())
 
     # Idempotency keys
 

@@ -13,7 +13,6 @@ run before it is final), so a sweep reads only unfinished runs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -30,8 +29,6 @@ from shared.jobs.store import RunNotFound, RunStore, run_id_from_name
 from shared.jobs.tasks import enqueue_next_attempt
 from shared.queue.base import QueueError, TaskQueue
 from shared.storage import ObjectStore
-
-WATERMARK = "sweeper/watermark.json"
 
 
 @dataclass(frozen=True)
@@ -63,8 +60,7 @@ def sweep(
     policies = policies or load_policies(None)
     notifier = notifier or NullNotifier()
     runs = RunStore(store)
-    stored = store.get_or_none(WATERMARK)
-    watermark = json.loads(stored.data).get("after") if stored else None
+    watermark = runs.read_watermark()
     scan = scan_active(runs, watermark)
     now = clock()
     lost_after = timedelta(milliseconds=lost_task_after_ms)
@@ -108,7 +104,7 @@ def sweep(
             escalated += 1
         events.notify(notifier, new)
     if scan.watermark and scan.watermark != watermark:
-        store.put(WATERMARK, json.dumps({"after": scan.watermark}).encode())
+        runs.write_watermark(scan.watermark)
     return SweepReport(
         scanned=len(scan.active),
         running=running,

@@ -141,3 +141,29 @@ def test_the_sweeper_function_reports_and_requires_the_tasks_token(
     assert response.status_code == 200
     assert response.json["stale_heartbeat_ratio"] == 0.0
     assert response.json["scanned"] == 0
+
+
+def test_a_new_instance_counts_queue_depth_from_the_recorded_watermark() -> None:
+    """Queue-depth counting on a fresh instance skips the finished prefix the sweeper recorded."""
+    from shared.jobs.backpressure import QueueDepth
+
+    plane, clock, _ = setup()
+    ids = []
+    for _ in range(4):
+        clock.now += timedelta(milliseconds=1)
+        ids.append(service.submit(plane, Submission("noop", {}), "t")[0].run_id)
+    for run_id in ids[:3]:
+        Executor(plane).execute(run_id, 1)
+    run_sweep(plane)
+    assert plane.runs.read_watermark() == ids[2]
+    listed: list[str | None] = []
+    original = plane.store.list_page
+
+    def spy(prefix: str, **kwargs: Any) -> Any:
+        listed.append(kwargs.get("start_after"))
+        return original(prefix, **kwargs)
+
+    plane.store.list_page = spy  # type: ignore[method-assign]
+    depth = QueueDepth(plane.runs, ttl_ms=0)
+    assert depth.queued() == 1
+    assert listed == [f"runs/{ids[2]}.json"]
