@@ -14,6 +14,7 @@ import sys
 # functions-framework loads this file by path, not as a package module.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from functions.callbacks import callbacks_function as callbacks
 from functions.execute_task import execute_task_function as execute_task
 from functions.health import health_function as health
 from functions.latency import latency_function as latency
@@ -28,6 +29,16 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "sweeper": ("/sweeper",),
     "latency": ("/latency",),
     "scheduled": ("/schedule",),
+    "callbacks": ("/callbacks",),
 }
 
-__all__ = ["TARGETS", "execute_task", "health", "latency", "runs", "scheduled", "sweeper"]
+__all__ = [
+    "TARGETS",
+    "callbacks",
+    "execute_task",
+    "health",
+    "latency",
+    "runs",
+    "scheduled",
+    "sweeper",
+]

@@ -3,7 +3,7 @@
     POST /runs                {"job_type", "params"?, "priority"?, "requires_approval"?}
     GET  /runs/<run_id>
     GET  /runs?status=&job_type=&since=&cursor=&limit=
-    POST /runs/<run_id>/approve | /reject | /cancel
+    POST /runs/<run_id>/approve | /reject | /cancel | /retry
 
 Every call needs ``Authorization: Bearer <token>``; the caller owns what it submits.
 Any authenticated caller may read and act on every run (an operators' API);
@@ -64,6 +64,24 @@ def cancel_run(request: Request) -> Response:
     caller = authenticate_api(request)
     run = service.cancel(jobs_plane.current(), request.path_params["run_id"], caller.name)
     return Response(service.run_view(run))
+
+
+@router.route("POST", "/runs/<run_id>/retry")
+def retry_run(request: Request) -> Response:
+    """A FAILED run, retried by its owner as a new run (403 / 409 otherwise)."""
+    from shared.callbacks.retry import retry_failed_run
+
+    caller = authenticate_api(request)
+    key = request.headers.get("idempotency-key")
+    run, created = retry_failed_run(
+        jobs_plane.current(), request.path_params["run_id"], caller.name, key
+    )
+    body = {
+        "run_id": run.run_id,
+        "status": run.status.value,
+        "retry_of_run_id": run.retry_of_run_id,
+    }
+    return Response(body, 202 if created else 200, {"Location": f"/runs/{run.run_id}"})
 
 
 runs_function = http_function(router, max_body_bytes=lambda: runtime.settings().max_body_bytes)

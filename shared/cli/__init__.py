@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "shared.cli.runlog_cmd",
     "shared.cli.schedule_cmd",
     "shared.cli.sign_cmd",
+    "shared.cli.callbacks_cmd",
     "shared.cli.runs_cmd",
     "shared.cli.queue_cmd",
     "shared.cli.deploy_cmd",

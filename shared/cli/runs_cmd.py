@@ -1,4 +1,4 @@
-"""``opsplane runs submit|get|list|approve|reject|cancel``: the runs API from a shell.
+"""``opsplane runs submit|get|list|approve|reject|cancel|retry``: the runs API from a shell.
 
 The API is at ``--url`` (``OPSPLANE_BASE_URL``, default http://127.0.0.1:8080)
 and the token comes from ``--token`` or ``OPSPLANE_API_TOKEN``.
@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_connection_options(listing)
     listing.set_defaults(func=_list)
 
-    for action in ("approve", "reject", "cancel"):
+    for action in ("approve", "reject", "cancel", "retry"):
         command = commands.add_parser(action, help=f"{action} a run")
         command.add_argument("run_id")
         add_connection_options(command)
