@@ -4,8 +4,8 @@ Per backend (memory, file, gcs on fake-gcs-server, s3 on moto), over 1,000
 objects of ~256 bytes: the latency of each create-only put, of each get, and
 of each listing page of 100 names, as p50 and p99 in milliseconds. The
 emulators run on loopback, so gcs and s3 figures measure the client libraries
-and the emulators, not the cloud. moto serves one request at a time (see
-tests/servers.py), which is slower than real S3 under load.
+and the emulators, not the cloud. moto handles one request at a time (see
+tests/servers.py), which makes it slower than real S3 under load.
 
 Cold start: process start of ``functions-framework --target health`` to its
 first 200 on /health, median of a few starts, with a bare functions-framework
