@@ -2,11 +2,10 @@
 
 Job dead letters are ``dlq/jobs/<run_id>.json`` (written by the executor,
 see :mod:`shared.jobs.deadletters`); callback dead letters live under
-``dlq/callbacks/``. Callback letters are read tolerantly (``event_id`` or
-``callback_id`` or ``id``; ``error_code`` or ``code``; ``last_error`` or
-``error``), so a triage keeps working while that layout evolves. A letter
-that cannot be parsed is counted, not fatal: one damaged object must not
-hide the others.
+``dlq/callbacks/<event_id>.json`` (see :mod:`shared.callbacks.deadletters`:
+no job type or code of their own; the payload's ``jobType`` and the delivery's
+HTTP status stand in). A letter that cannot be parsed is counted, not fatal:
+one damaged object must not hide the others.
 """
 
 from __future__ import annotations
@@ -125,12 +124,18 @@ def parse_letter(kind: LetterKind, name: str, doc: Mapping[str, Any]) -> DeadLet
         message = str(doc.get("last_error") or "")
         attempts = len(doc.get("attempts") or ())
     else:
-        letter_id = str(
-            doc.get("event_id") or doc.get("callback_id") or doc.get("id") or _id_from_name(name)
+        # shared.callbacks.deadletters: the event's payload says which job it was about;
+        # the failure is the delivery's (an HTTP status, or no answer at all).
+        raw_payload = doc.get("payload")
+        payload: Mapping[str, Any] = raw_payload if isinstance(raw_payload, Mapping) else {}
+        letter_id = str(doc.get("event_id") or _id_from_name(name))
+        job_type = str(doc.get("job_type") or payload.get("jobType") or "callback")
+        last_status = doc.get("last_status")
+        code = str(
+            doc.get("error_code")
+            or (f"callback_http_{last_status}" if last_status else "callback_unreachable")
         )
-        job_type = str(doc.get("job_type") or doc.get("kind") or "callback")
-        code = str(doc.get("error_code") or doc.get("code") or "callback_failed")
-        message = str(doc.get("last_error") or doc.get("error") or doc.get("message") or "")
+        message = str(doc.get("last_error") or "")
         attempts_value = doc.get("attempts")
         attempts = (
             len(attempts_value) if isinstance(attempts_value, list) else int(attempts_value or 0)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from shared.callbacks import deadletters as callback_deadletters
 from shared.clock import isoformat
 from shared.dlq import DlqFilter, normalise_message, post_triage, render_markdown, triage
 from shared.dlq.letters import LetterKind
@@ -114,22 +115,19 @@ def test_callback_letters_and_unreadable_objects() -> None:
     """Callback dead letters count with job ones; a damaged object is counted, not fatal."""
     store = MemoryStore()
     seed_dead_letters(store, 2)
-    store.put(
-        "dlq/callbacks/evt-1.json",
-        json.dumps(
-            {
-                "event_id": "evt-1",
-                "error_code": "receiver_5xx",
-                "last_error": "HTTP 502 from receiver (Authorization: Bearer abcdefghijklmnop)",
-                "created_at": isoformat(START),
-                "status": "open",
-            }
-        ).encode(),
+    callback_deadletters.write(
+        store,
+        {"eventId": "run-1.3", "runId": "run-1", "jobType": "http", "status": "FAILED"},
+        url="https://receiver.example.com/hook",
+        attempts=5,
+        error="HTTP 502 from receiver (Authorization: Bearer abcdefghijklmnop)",
+        status=502,
+        now=START,
     )
     store.put("dlq/jobs/broken.json", b"{not json")
     summary = triage(store).to_dict()
     assert summary["by_kind"] == {"job": 2, "callback": 1}
-    assert summary["by_code"]["receiver_5xx"] == 1
+    assert summary["by_code"]["callback_http_502"] == 1
     assert summary["unreadable"] == 1
     assert "abcdefghijklmnop" not in json.dumps(summary)
 
