@@ -15,6 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from functions.callbacks import callbacks_function as callbacks
+from functions.dlq import dlq_function as dlq
 from functions.execute_task import execute_task_function as execute_task
 from functions.health import health_function as health
 from functions.latency import latency_function as latency
@@ -30,11 +31,13 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "latency": ("/latency",),
     "scheduled": ("/schedule",),
     "callbacks": ("/callbacks",),
+    "dlq": ("/dlq",),
 }
 
 __all__ = [
     "TARGETS",
     "callbacks",
+    "dlq",
     "execute_task",
     "health",
     "latency",

@@ -1,0 +1,43 @@
+"""The dlq function: dead-letter triage and replay.
+
+    GET  /dlq/triage?since=&until=&job_type=&code=&kind=   API token (like /runs)
+    POST /dlq/replay   {"ids"?, "job_type"?, "code"?, "since"?, "until"?, "kind"?,
+                        "dry_run"?, "limit"?, "all"?}     authenticated like /tasks
+
+Triage answers the redacted summary; replay answers counts and ids.
+"""
+
+from __future__ import annotations
+
+from shared.auth import authenticate_api, authenticate_tasks
+from shared.dlq import replay, triage
+from shared.dlq.requests import replay_request, triage_filter
+from shared.http.edge import Request, Response, Router, http_function
+from shared.jobs import plane as jobs_plane
+
+router = Router()
+
+
+@router.route("GET", "/dlq/triage")
+def get_triage(request: Request) -> Response:
+    authenticate_api(request)
+    selection = triage_filter(request.query)
+    plane = jobs_plane.current()
+    return Response(triage(plane.store, selection, clock=plane.clock).to_dict())
+
+
+@router.route("POST", "/dlq/replay")
+def post_replay(request: Request) -> Response:
+    caller = authenticate_tasks(request)
+    wanted = replay_request(request.json_object())
+    report = replay(
+        jobs_plane.current(),
+        wanted.selection,
+        actor=caller.name,
+        dry_run=wanted.dry_run,
+        limit=wanted.limit,
+    )
+    return Response(report.to_dict(), 200 if report.error is None else 503)
+
+
+dlq_function = http_function(router)
