@@ -28,6 +28,8 @@ class ScriptedTarget:
     status: int = 200
     delays: deque[float] = field(default_factory=deque)
     hits: int = 0
+    methods: list[str] = field(default_factory=list)
+    gate: threading.Event | None = None  # when set by the test, requests wait for it
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,13 +78,17 @@ class _Server(ThreadingHTTPServer):
 def _target_handler(target: ScriptedTarget) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
+            target.methods.append(self.command)
+            if target.gate is not None:
+                target.gate.wait(timeout=10)
             time.sleep(target.next_delay() / 1000)
             body = b'{"ok":true}'
             self.send_response(target.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         do_GET = do_POST = do_HEAD = _answer  # noqa: N815 - http.server's naming
 
