@@ -19,6 +19,7 @@ from functions.dlq import dlq_function as dlq
 from functions.execute_task import execute_task_function as execute_task
 from functions.health import health_function as health
 from functions.latency import latency_function as latency
+from functions.ops import ops_function as ops
 from functions.runs import runs_function as runs
 from functions.scheduled import scheduled_function as scheduled
 from functions.sweeper import sweeper_function as sweeper
@@ -31,6 +32,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "latency": ("/latency",),
     "scheduled": ("/schedule",),
     "callbacks": ("/callbacks",),
+    "ops": ("/ops",),
     "dlq": ("/dlq",),
 }
 
@@ -41,6 +43,7 @@ __all__ = [
     "execute_task",
     "health",
     "latency",
+    "ops",
     "runs",
     "scheduled",
     "sweeper",
