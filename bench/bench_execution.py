@@ -223,18 +223,25 @@ def _store_ops(results: Results, workdir: Path) -> None:
 def _cold_start(results: Results, workdir: Path, bare_source: Path) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     worker_ms: list[float] = []
+    alone_ms: list[float] = []
     bare_ms: list[float] = []
 
-    def cold_worker(store_url: str) -> None:
+    def cold(source: str, target: str, store_url: str, into: list[float]) -> None:
         body = _submit_noops(store_url, 1)[0]
-        worker = Served("functions/main.py", "execute_task", _env(store_url))
+        worker = Served(source, target, _env(store_url))
         try:
             url = f"{worker.url}/tasks"
-            worker_ms.append(
-                worker.first_ok(lambda: httpx.post(url, content=body, headers=headers))
-            )
+            into.append(worker.first_ok(lambda: httpx.post(url, content=body, headers=headers)))
         finally:
             worker.stop()
+
+    def cold_worker(store_url: str) -> None:
+        # As deployed: functions/main.py, which imports every function module.
+        cold("functions/main.py", "execute_task", store_url, worker_ms)
+
+    def cold_alone(store_url: str) -> None:
+        # The function's own module as the source: what execute_task itself costs.
+        cold("functions/execute_task.py", "execute_task_function", store_url + "-alone", alone_ms)
 
     def cold_bare(store_url: str) -> None:
         bare = Served(str(bare_source), "bare", _env(store_url))
@@ -246,7 +253,9 @@ def _cold_start(results: Results, workdir: Path, bare_source: Path) -> None:
     # Interleaved, alternating which goes first, so background load hits both alike.
     for index in range(COLD_STARTS):
         store_url = f"file://{workdir / f'cold-{index}'}"
-        order = (cold_worker, cold_bare) if index % 2 == 0 else (cold_bare, cold_worker)
+        order = (cold_worker, cold_alone, cold_bare)
+        if index % 2:
+            order = order[::-1]
         for measure in order:
             measure(store_url)
     results.add(
@@ -257,6 +266,17 @@ def _cold_start(results: Results, workdir: Path, bare_source: Path) -> None:
     )
     results.add(
         "execute_task cold start minus bare function", median(worker_ms) - median(bare_ms), "ms"
+    )
+    results.add(
+        "execute_task cold start, own module as source",
+        median(alone_ms),
+        "ms",
+        baseline=median(bare_ms),
+    )
+    results.add(
+        "execute_task (own module) cold start minus bare function",
+        median(alone_ms) - median(bare_ms),
+        "ms",
     )
 
 
