@@ -60,6 +60,12 @@ locals {
       timeout_seconds = 60, concurrency = 20, min_instances = 0, max_instances = 3
       cpu = "1", memory = "512Mi", env = {}
     }
+    dlq = {
+      paths = ["/dlq"], public = true, callers = [], enqueues = true
+      secrets         = ["api_tokens", "callback_signing_secret", "github_token"]
+      timeout_seconds = 300, concurrency = 10, min_instances = 0, max_instances = 3
+      cpu = "1", memory = "512Mi", env = {}
+    }
     scheduled = {
       paths = ["/schedule"], public = false, callers = ["scheduler"], enqueues = true
       secrets         = ["github_token", "webhook_secret", "callback_signing_secret"]
