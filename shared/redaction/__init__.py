@@ -1,31 +1,77 @@
-"""Redaction of secrets from text and structured data (being expanded)."""
+"""Redaction of secrets from everything that leaves the system.
+
+Reports, triage notes, issue bodies, webhook payloads, dead letters and logs
+all pass through here. ``redact_text`` and ``redact_data`` use a process-wide
+redactor built from the environment (``OPSPLANE_REDACTION_PATTERNS``, a JSON
+list of extra regexes, and ``OPSPLANE_REDACTION_PLACEHOLDER``); code with its
+own configuration (a schedule's ``redaction.patterns``) builds a
+``Redactor(patterns, placeholder)``.
+
+    >>> redact_text("token=ghp_" + "a1B2" * 9)
+    'token=[REDACTED_GH_TOKEN]'
+
+What stays readable: ISO timestamps, UUIDs, job ids, git SHAs (short and
+40-hex), URLs without credentials, paths, numbers and ordinary words.
+"""
 
 from __future__ import annotations
 
-import re
+import os
+import threading
 from typing import Any
 
-_PATTERNS = [
-    (re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}\b|\bgithub_pat_\w{20,}"), "[REDACTED_GH_TOKEN]"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [REDACTED]"),
+from shared.redaction import placeholders
+from shared.redaction.keys import is_secret_key
+from shared.redaction.redactor import (
+    PATTERNS_ENV,
+    PLACEHOLDER_ENV,
+    RedactionConfigError,
+    Redactor,
+)
+from shared.settings import SettingsError
+
+__all__ = [
+    "PATTERNS_ENV",
+    "PLACEHOLDER_ENV",
+    "RedactionConfigError",
+    "Redactor",
+    "default_redactor",
+    "is_secret_key",
+    "placeholders",
+    "redact_data",
+    "redact_text",
 ]
-_SECRET_KEYS = re.compile(r"(?i)(password|passwd|secret|token|authorization|api[_-]?key)")
+
+_lock = threading.Lock()
+_default: tuple[tuple[str, str], Redactor] | None = None
+
+
+def default_redactor() -> Redactor:
+    """The redactor for the current environment, rebuilt when its variables change.
+
+    Never raises: redaction sits on the path of every log line, so a
+    malformed custom pattern falls back to the built-in rules rather than
+    breaking logging. ``Redactor.from_env`` is the strict check for start-up.
+    """
+    global _default  # noqa: PLW0603 - one cached redactor per process, by design
+    config = (os.environ.get(PATTERNS_ENV, ""), os.environ.get(PLACEHOLDER_ENV, ""))
+    cached = _default
+    if cached is not None and cached[0] == config:
+        return cached[1]
+    with _lock:
+        try:
+            redactor = Redactor.from_env(os.environ)
+        except SettingsError:
+            redactor = Redactor(placeholder=config[1].strip() or placeholders.REDACTED)
+        _default = (config, redactor)
+    return redactor
 
 
 def redact_text(text: str) -> str:
-    for pattern, placeholder in _PATTERNS:
-        text = pattern.sub(placeholder, text)
-    return text
+    """``text`` with every secret replaced by a placeholder."""
+    return default_redactor().redact_text(text)
 
 
 def redact_data(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, dict):
-        return {
-            k: "[REDACTED]" if isinstance(k, str) and _SECRET_KEYS.search(k) else redact_data(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact_data(v) for v in value]
-    return value
+    """A copy of ``value`` (dicts, lists, tuples, sets walked) without secrets."""
+    return default_redactor().redact_data(value)
