@@ -167,6 +167,7 @@ class Executor:
             attempt=attempt.number,
             deadline=plane.clock() + timedelta(seconds=timeout_s),
             breaker_for=plane.breaker_for,
+            timeout_s=timeout_s,
         )
         box: dict[str, Any] = {}
 

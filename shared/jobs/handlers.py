@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,6 +59,13 @@ class HandlerContext:
     breaker_for: Callable[[str], CircuitBreaker] | None = None
     # Set when the executor stops waiting (timeout); long handlers should check it.
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # The attempt's time limit on the monotonic clock (the wall clock may be injected).
+    timeout_s: float = 300.0
+    started: float = field(default_factory=time.monotonic)
+
+    def remaining_s(self) -> float:
+        """Seconds left before the executor stops waiting for this attempt."""
+        return self.timeout_s - (time.monotonic() - self.started)
 
 
 class Handler(Protocol):
@@ -151,8 +159,7 @@ def http(context: HandlerContext, params: dict[str, Any]) -> Any:
 
     url = params["url"]
     method = str(params.get("method", "GET")).upper()
-    remaining = (context.deadline - datetime.now(context.deadline.tzinfo)).total_seconds()
-    timeout = max(0.05, min(params.get("timeout_ms", 10_000) / 1000, remaining))
+    timeout = max(0.05, min(params.get("timeout_ms", 10_000) / 1000, context.remaining_s()))
     expect = params.get("expect_status")
     expected = {expect} if isinstance(expect, int) else set(expect or ())
     body = params.get("body")
