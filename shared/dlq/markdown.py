@@ -1,7 +1,8 @@
 """The triage summary as a Markdown issue body.
 
-Rendered from the already-redacted summary and redacted once more as a whole;
-table cells are escaped so a message cannot break the table or inject markup.
+Rendered from the already-redacted summary; every cell is redacted once more
+(ids of the shape opsplane generates excepted, see ``triage.safe_id``) and
+escaped so a message cannot break the table or inject markup.
 """
 
 from __future__ import annotations
@@ -9,14 +10,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from shared.dlq.triage import TriageSummary
+from shared.dlq.triage import TriageSummary, safe_id
 from shared.redaction import redact_text
 
 MARKER = "<!-- opsplane:dlq-triage -->"
 
 
+class _IdCell(str):
+    """A table cell holding an id: shown by ``safe_id`` rather than redacted whole."""
+
+    __slots__ = ()
+
+
 def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
+    if isinstance(value, _IdCell):
+        return _id_cell(value)
+    text = "" if value is None else redact_text(str(value))
+    return _escape(text)
+
+
+def _id_cell(value: Any) -> str:
+    return _escape(safe_id(str(value)))
+
+
+def _escape(text: str) -> str:
     text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
     text = text.replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
     return text[:300]
@@ -49,8 +66,8 @@ def render_markdown(summary: TriageSummary | Mapping[str, Any]) -> str:
         lines.append(f"Filters: {shown}")
     if doc.get("oldest") and doc.get("newest"):
         lines.append(
-            f"Oldest {doc['oldest']['created_at']} (`{_cell(doc['oldest']['id'])}`), "
-            f"newest {doc['newest']['created_at']} (`{_cell(doc['newest']['id'])}`)"
+            f"Oldest {doc['oldest']['created_at']} (`{_id_cell(doc['oldest']['id'])}`), "
+            f"newest {doc['newest']['created_at']} (`{_id_cell(doc['newest']['id'])}`)"
         )
     if doc.get("unreadable"):
         lines.append(f"{doc['unreadable']} dead letters could not be read.")
@@ -80,7 +97,7 @@ def render_markdown(summary: TriageSummary | Mapping[str, Any]) -> str:
             ("id", "kind", "job type", "code", "created", "attempts", "message"),
             (
                 (
-                    s["id"],
+                    _IdCell(s["id"]),
                     s["kind"],
                     s["job_type"],
                     s["error_code"],
@@ -92,4 +109,4 @@ def render_markdown(summary: TriageSummary | Mapping[str, Any]) -> str:
             ),
         )
         lines.append("")
-    return redact_text("\n".join(lines))
+    return "\n".join(lines)

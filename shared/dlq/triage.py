@@ -3,12 +3,16 @@
 Memory stays bounded by the number of distinct reasons, not letters: counts
 are counters, samples a heap of the newest 20. Messages are redacted before
 they are normalised (a secret cut in half by normalisation could no longer be
-recognised) and the whole summary is redacted again on the way out.
+recognised). Every field is redacted as it is built, except ids of the shape
+opsplane generates itself (run and event ids): the entropy rules may take a
+random id suffix for a token, and an id that reads ``[REDACTED]`` cannot be
+replayed.
 """
 
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -55,8 +59,8 @@ class TriageSummary:
     unreadable: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary as JSON-able data (redacted once more, belt and braces)."""
-        doc = {
+        """The summary as JSON-able data (every field redacted as it was built)."""
+        return {
             "generated_at": isoformat(self.generated_at),
             "filters": self.filters,
             "total": self.total,
@@ -70,20 +74,29 @@ class TriageSummary:
             "samples": self.samples,
             "unreadable": self.unreadable,
         }
-        result: dict[str, Any] = redact_data(doc)
-        return result
+
+
+_GENERATED_ID = re.compile(r"^\d{8}T\d{6,12}Z-[0-9a-f]{4,32}(?:\.\d{1,9})?$")
+
+
+def safe_id(letter_id: str) -> str:
+    """A run or event id as generated stays readable; anything else is redacted."""
+    return letter_id if _GENERATED_ID.match(letter_id) else redact_text(letter_id)
 
 
 def _sorted_counts(counter: Counter[str]) -> dict[str, int]:
-    return dict(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
+    redacted: Counter[str] = Counter()
+    for key, count in counter.items():
+        redacted[redact_text(key)] += count
+    return dict(sorted(redacted.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _brief(entry: DeadLetterEntry) -> dict[str, Any]:
     return {
-        "id": entry.letter_id,
+        "id": safe_id(entry.letter_id),
         "kind": entry.kind.value,
-        "job_type": entry.job_type,
-        "error_code": entry.error_code,
+        "job_type": redact_text(entry.job_type),
+        "error_code": redact_text(entry.error_code),
         "created_at": isoformat(entry.created_at) if entry.created_at else None,
     }
 
@@ -151,7 +164,7 @@ def summarise(
     samples = [_sample(e, m) for _, _, e, m in sorted(newest_heap, reverse=True)]
     return TriageSummary(
         generated_at=now,
-        filters=filters or {},
+        filters=redact_data(filters or {}),
         total=total,
         by_kind=_sorted_counts(by_kind),
         by_job_type=_sorted_counts(by_job_type),
@@ -159,8 +172,8 @@ def summarise(
         by_status=_sorted_counts(by_status),
         top_reasons=[
             {
-                "reason": normalised,
-                "error_code": code,
+                "reason": redact_text(normalised),
+                "error_code": redact_text(code),
                 "count": reason.count,
                 "job_types": _sorted_counts(reason.job_types),
                 "example": reason.example,

@@ -226,3 +226,32 @@ def test_post_opens_one_issue_then_updates_it(
     assert not [s for s in seeded.secrets if s in issue["body"] or s in issue["title"]]
     assert len(github.requests_to("POST", r"/issues$")) == 1
     assert len(github.requests_to("PATCH", r"/issues/\d+$")) == 1
+
+
+@pytest.mark.parametrize(
+    ("letter_id", "shown"),
+    [
+        # A generated run id whose random suffix the entropy rules take for a token.
+        pytest.param("20261125T201754199978Z-13a93e949a", True, id="generated-run-id"),
+        pytest.param("ghp_" + "a1B2" * 9, False, id="token-as-id"),
+    ],
+)
+def test_generated_ids_stay_readable_other_ids_are_redacted(letter_id: str, shown: bool) -> None:
+    """Ids opsplane generated are shown as they are (to replay by id); others are redacted."""
+    store = MemoryStore()
+    store.put(
+        f"dlq/jobs/{letter_id}.json",
+        json.dumps(
+            {
+                "run_id": letter_id,
+                "job_type": "http",
+                "error_code": "boom",
+                "last_error": "boom",
+                "created_at": isoformat(START),
+                "status": "open",
+            }
+        ).encode(),
+    )
+    summary = triage(store)
+    for output in (json.dumps(summary.to_dict()), render_markdown(summary)):
+        assert (letter_id in output) is shown
