@@ -146,7 +146,7 @@ locals {
     TASKS_MAX_DOUBLINGS             = tostring(var.tasks_max_doublings)
     TASKS_MAX_DISPATCHES_PER_SECOND = tostring(var.tasks_max_dispatches_per_second)
     TASKS_MAX_CONCURRENT_DISPATCHES = tostring(var.tasks_max_concurrent_dispatches)
-    WORKER_CALLBACK_URL             = "${local.service_urls["callbacks"]}/callbacks"
+    WORKER_CALLBACK_URL             = var.callback_url != "" ? var.callback_url : "${local.service_urls["callbacks"]}/callbacks"
   }
 
   # Environment set only when the variable behind it is given.

@@ -170,3 +170,14 @@ variable "schedule_config_json" {
     error_message = "schedule_config_json must be a JSON document."
   }
 }
+
+variable "callback_url" {
+  description = "WORKER_CALLBACK_URL: where run events are POSTed, signed with the callback secret; empty means this deployment's own callbacks function."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.callback_url == "" || can(regex("^https://", var.callback_url))
+    error_message = "callback_url must be an https:// URL."
+  }
+}
