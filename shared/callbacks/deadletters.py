@@ -84,13 +84,26 @@ def write(
         event_id=event_id,
         run_id=str(payload.get("runId", "")),
         url=url,
-        payload=redact_data(payload),
+        payload=redact_payload(payload),
         attempts=attempts,
         last_error=redact_text(error),
         last_status=status,
         created_at=now,
     )
     return store.create(letter_name(event_id), letter.to_json(), metadata={"run_id": letter.run_id})
+
+
+def redact_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with its free-form parts redacted.
+
+    Identifiers (event and run ids, status, revision) stay as they are: a
+    replay must send them unchanged, and a random-looking run id is not a secret.
+    """
+    redacted = dict(payload)
+    for key in ("result", "errorCode"):
+        if redacted.get(key) is not None:
+            redacted[key] = redact_data(redacted[key])
+    return redacted
 
 
 def read(store: ObjectStore, event_id: str) -> CallbackDeadLetter | None:

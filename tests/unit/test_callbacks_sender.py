@@ -106,6 +106,7 @@ def test_receiver_down_exhausts_retries_and_writes_a_redacted_dead_letter() -> N
     assert "ConnectError" in letter.last_error
     assert "hunter2" not in json.dumps(letter.payload)
     assert letter.payload["result"]["rows"] == 3
+    assert (letter.payload["eventId"], letter.payload["runId"]) == ("run-1.3", "run-1")
 
 
 def test_timeouts_are_retried() -> None:
