@@ -4,25 +4,20 @@
 
 ``TARGETS`` maps each target to the path prefixes it owns; the local stack
 routes by it and the infra consistency tests check Terraform against it.
+Target ``<name>`` is ``functions/<name>.py``'s ``<name>_function``; it is
+imported only when asked for, so a Cloud Run service pays at cold start for its
+own function alone, not for every other one in the image.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from typing import Any
 
 # functions-framework loads this file by path, not as a package module.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from functions.callbacks import callbacks_function as callbacks
-from functions.dlq import dlq_function as dlq
-from functions.execute_task import execute_task_function as execute_task
-from functions.health import health_function as health
-from functions.latency import latency_function as latency
-from functions.ops import ops_function as ops
-from functions.runs import runs_function as runs
-from functions.scheduled import scheduled_function as scheduled
-from functions.sweeper import sweeper_function as sweeper
 
 TARGETS: dict[str, tuple[str, ...]] = {
     "health": ("/health",),
@@ -36,15 +31,14 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "dlq": ("/dlq",),
 }
 
-__all__ = [
-    "TARGETS",
-    "callbacks",
-    "dlq",
-    "execute_task",
-    "health",
-    "latency",
-    "ops",
-    "runs",
-    "scheduled",
-    "sweeper",
-]
+
+def __getattr__(name: str) -> Any:
+    if name not in TARGETS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    function = getattr(importlib.import_module(f"functions.{name}"), f"{name}_function")
+    globals()[name] = function  # later lookups skip this hook
+    return function
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *TARGETS])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +23,7 @@ def isolated_env(
     for key in list(os.environ):
         if key.startswith(_OPSPLANE_PREFIXES):
             monkeypatch.delenv(key)
-    monkeypatch.setenv("OPSPLANE_STORE", f"memory://test-{id(monkeypatch)}")
+    monkeypatch.setenv("OPSPLANE_STORE", f"memory://test-{uuid.uuid4().hex}")
     runtime.reset()
     yield
     runtime.reset()
