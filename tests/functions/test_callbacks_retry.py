@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,3 +91,28 @@ def test_unknown_run_is_404(client: Any) -> None:
     """Retrying a run that does not exist is a 404."""
     response = client.post("/runs/20260101T000000000000Z-nope/retry", headers=ALICE)
     assert response.status_code == 404
+
+
+def test_cli_runs_retry(client: Any, plane: Plane, capsys) -> None:
+    """``opsplane runs retry ID`` calls the API over HTTP and prints the new run."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from shared import cli
+
+    failed = finished_run(client, plane, {"code": "boom", "retryable": False})
+    server = make_server("127.0.0.1", 0, create_app("runs", "functions/main.py"), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        code = cli.main(["runs", "retry", failed, "--url", url, "--token", "alice-token"])
+        refused = cli.main(["runs", "retry", failed, "--url", url, "--token", "bob-token"])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    out = capsys.readouterr().out
+    assert (code, refused) == (0, 1)
+    assert json.loads(out)["retry_of_run_id"] == failed
