@@ -134,7 +134,8 @@ def test_make_plan_without_project_fails_with_the_message() -> None:
     """`make plan` with no PROJECT fails before touching anything, with the script's message."""
     if shutil.which("make") is None:
         pytest.skip("make not installed here")
-    env = {key: value for key, value in os.environ.items() if key not in {"PROJECT", "MAKEFLAGS"}}
+    outer_make = {"PROJECT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+    env = {key: value for key, value in os.environ.items() if key not in outer_make}
     result = subprocess.run(
         ["make", "--no-print-directory", "plan"],
         cwd=ROOT,
