@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
         "weekly_observability_report": {"cadence": "weekly", "dow": "mon", "at": "09:00"},
         "weekly_improvement_digest": {"cadence": "weekly", "dow": "mon", "at": "09:30"},
         "sweeper": {"cadence": "every", "everyMinutes": 5},
+        "latency": {"cadence": "every", "everyMinutes": 15},
     },
     "redaction": {"patterns": [], "placeholder": "[REDACTED]"},
 }

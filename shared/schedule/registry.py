@@ -34,7 +34,11 @@ if TYPE_CHECKING:
 
 # Modules that call register_job at import time; missing ones are skipped, so a
 # feature can be listed before it lands.
-JOB_MODULES: tuple[str, ...] = ("shared.schedule.builtin_jobs", "shared.latency.schedule_job")
+JOB_MODULES: tuple[str, ...] = (
+    "shared.schedule.builtin_jobs",
+    "shared.latency.schedule_job",
+    "shared.approvals.job",
+)
 
 _log = logs.get_logger("opsplane.schedule")
 

@@ -514,3 +514,36 @@ def test_run_loop_survives_a_failing_tick() -> None:
         raise ValueError("schedule config: timezone: 'Mars/Base' is not an IANA time zone")
 
     assert run_loop(stop, interval_seconds=0.01, runner_factory=broken) == 2
+
+
+def test_shipped_jobs_are_registered_and_the_sweeper_runs() -> None:
+    """The registry holds the shipped jobs; the sweeper runs through the runner."""
+    from shared import runtime
+    from shared.schedule import registered_jobs
+
+    assert {"sweeper", "latency"} <= set(registered_jobs())
+    config = parse_config({"enabled": True, "jobs": {"sweeper": {}}})
+    runner = ScheduleRunner(runtime.store(), config)
+    [outcome] = runner.run_once(datetime(2026, 6, 1, 0, 0, tzinfo=UTC))
+    assert (outcome.job, outcome.status) == ("sweeper", OutcomeStatus.OK)
+    assert outcome.details["scanned"] == 0
+
+
+def test_registering_a_different_function_under_a_taken_name_fails() -> None:
+    """Two features cannot silently claim one job name; the same function twice is fine."""
+    from shared.schedule import register_job, unregister_job
+
+    def one(_: JobContext) -> None:
+        return None
+
+    def two(_: JobContext) -> None:
+        return None
+
+    register_job("test_taken", one)
+    try:
+        register_job("test_taken", one)
+        with pytest.raises(ValueError, match="already registered"):
+            register_job("test_taken", two)
+        register_job("test_taken", two, replace=True)
+    finally:
+        unregister_job("test_taken")
