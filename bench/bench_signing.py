@@ -12,8 +12,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bench.harness import Results, section
+from shared.callbacks.config import CallbackSettings
+from shared.callbacks.receiver import CallbackReceiver
 from shared.oidc import OidcVerifier
 from shared.signing import Scheme, Signer
+from shared.storage.memory import MemoryStore
 from tests.oidc_server import OidcTestServer
 
 SECONDS = 1.0
@@ -86,3 +89,34 @@ def run(results: Results) -> None:
                 baseline=baseline,
             )
             results.add("signing: OIDC certificate fetches during the run", issuer.requests, "n")
+        results.add(
+            "callbacks: receive (verify + event + CAS view, memory store)",
+            receive_rate(clock),
+            "ops/s",
+            baseline=baseline,
+        )
+
+
+def receive_rate(clock: Callable[[], datetime], count: int = 2000) -> float:
+    """Callbacks received per second: verify, create-only event object, CAS of the run view."""
+    settings = CallbackSettings(secrets=("bench-secret",))
+    receiver = CallbackReceiver(MemoryStore(), settings, clock=clock)
+    signer = Signer(Scheme.WORKER, "bench-secret", clock=clock)
+    requests = []
+    for n in range(count):
+        body = json.dumps(
+            {
+                "eventId": f"run-{n % 100}.{n}",
+                "runId": f"run-{n % 100}",
+                "jobType": "noop",
+                "status": "RUNNING",
+                "attempt": 1,
+                "revision": n,
+                "occurredAt": "2026-01-01T00:00:00Z",
+            }
+        ).encode()
+        requests.append((body, signer.sign(body)))
+    started = time.perf_counter()
+    for body, headers in requests:
+        receiver.receive(body, headers)
+    return count / (time.perf_counter() - started)
