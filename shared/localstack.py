@@ -34,6 +34,7 @@ DEV_TASKS_TOKEN = "dev-tasks-token"  # noqa: S105 - a documented local-only defa
 # Background services: (label, "module:function"), each called as fn(stop_event).
 BACKGROUND_SERVICES: tuple[tuple[str, str], ...] = (
     ("task dispatcher", "shared.queue.dispatcher:serve"),
+    ("schedule loop", "shared.schedule.loop:run_loop"),
 )
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -48,6 +49,8 @@ def local_environment(port: int, environ: Mapping[str, str]) -> dict[str, str]:
         "OPSPLANE_BASE_URL": f"http://127.0.0.1:{port}",
         "OPSPLANE_API_TOKENS": f"dev={DEV_API_TOKEN}",
         "TASKS_AUTH_TOKEN": DEV_TASKS_TOKEN,
+        # The local scheduler stands in for Cloud Scheduler: reports and the sweeper on.
+        "OPSPLANE_SCHEDULE_CONFIG": str(REPO_ROOT / "config" / "schedule.local.json"),
     }
     return {key: value for key, value in defaults.items() if not environ.get(key)}
 
