@@ -15,7 +15,9 @@ open the door); ``"*"`` allows any verified email.
 
 Every failure raises :class:`VerificationError`. A certificate endpoint that
 cannot be reached raises its subclass :class:`CertsUnavailable`, so a caller may
-answer 503 instead of 401; catching VerificationError still catches both.
+answer 503 instead of 401; catching VerificationError still catches both. Once
+certificates were fetched, an unreachable endpoint does not stop verification:
+the cached ones stay in use and the endpoint is tried again every 30 seconds.
 """
 
 from __future__ import annotations
@@ -129,7 +131,15 @@ class OidcVerifier:
             expired = self._expires is None or now >= self._expires
             unknown_kid = kid is not None and kid not in self._certs
             if expired or (unknown_kid and self._may_refetch(now)):
-                self._refresh(now)
+                try:
+                    self._refresh(now)
+                except CertsUnavailable:
+                    if not self._certs:
+                        raise
+                    # Keep verifying with the certificates we have (Google publishes keys
+                    # well before use and retires them slowly); try the endpoint again soon.
+                    self._fetched_at = now
+                    self._expires = now + MIN_REFETCH_INTERVAL
             return self._certs
 
     def _may_refetch(self, now: datetime) -> bool:

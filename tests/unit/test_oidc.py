@@ -182,3 +182,17 @@ def test_unreachable_certs_endpoint_is_certs_unavailable(issuer, clock) -> None:
     )
     with pytest.raises(CertsUnavailable):
         verifier.verify(mint(issuer))
+
+
+def test_cached_certificates_outlive_an_endpoint_outage(clock) -> None:
+    """After max-age, a dead endpoint does not stop verification with the cached certificates."""
+    server = OidcTestServer(max_age=60).start()
+    verifier = OidcVerifier(
+        AUDIENCE, [CALLER], certs_url=server.certs_url, clock=clock, timeout=1.0
+    )
+    verifier.verify(mint(server))
+    server.stop()
+    clock.moment = NOW + timedelta(seconds=120)
+    token = mint(server, issued_at=clock.moment.timestamp())
+    assert verifier.verify(token).email == CALLER
+    assert verifier.fetch_count == 1
