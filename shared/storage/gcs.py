@@ -211,8 +211,8 @@ class GCSStore(ObjectStore):
 
 def default_client() -> Any:
     """A storage client: the emulator when STORAGE_EMULATOR_HOST is set, else ADC."""
+    import google.cloud.storage as gcs  # the module path: mypy misreads the namespace package
     from google.auth.exceptions import DefaultCredentialsError
-    from google.cloud import storage
 
     project = os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("GCLOUD_PROJECT")
     emulator = os.environ.get(EMULATOR_ENV)
@@ -220,13 +220,13 @@ def default_client() -> Any:
         from google.auth.credentials import AnonymousCredentials
 
         endpoint = emulator if "://" in emulator else f"http://{emulator}"
-        return storage.Client(
+        return gcs.Client(
             project=project or "opsplane-local",
             credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
             client_options={"api_endpoint": endpoint},
         )
     try:
-        return storage.Client(project=project) if project else storage.Client()
+        return gcs.Client(project=project) if project else gcs.Client()
     except DefaultCredentialsError as exc:
         raise StoreMisconfigured(
             "no Google credentials for the gs:// store: set GOOGLE_APPLICATION_CREDENTIALS "
