@@ -2,11 +2,12 @@
 
 For every deployed function the check asks the routes its own router
 declares as health checks (``GET /health``, ``GET /health/test``,
-``GET /tasks/health``...). A function without one is asked ``GET /health``
-anyway: if opsplane's HTTP edge answers (a JSON error with an
-``X-Request-Id``), the function is serving but has no health route, which is
-reported as ``serving``, not as a failure. Anything else (no answer, a 5xx,
-a 503 from a readiness check, Cloud Run's own 401/403) fails the check.
+``GET /tasks/health``...). A function without one is asked ``GET`` on the
+first path it owns: if opsplane's HTTP edge answers below 500 (a JSON body
+with an ``X-Request-Id``: a 401, 404 or 405 is fine), the function is serving
+but has no health route, which is reported as ``serving``, not as a failure.
+Anything else (no answer, a 5xx, a 503 from a readiness check, Cloud Run's
+own 401/403) fails the check.
 """
 
 from __future__ import annotations
@@ -116,13 +117,23 @@ def select_services(
     return chosen
 
 
-def plan_probes(services: Mapping[str, str], routers: Mapping[str, Router]) -> list[Probe]:
-    """The requests that check each service, in a stable order."""
+def plan_probes(
+    services: Mapping[str, str],
+    routers: Mapping[str, Router],
+    targets: Mapping[str, tuple[str, ...]] | None = None,
+) -> list[Probe]:
+    """The requests that check each service, in a stable order.
+
+    A function without a health route is asked ``GET`` on the first path
+    prefix it owns (``/runs``, ``/sweeper``...): whatever it answers there
+    comes from that function, even when every function shares one base URL.
+    """
     probes: list[Probe] = []
     for name in sorted(services):
         router = routers.get(name)
         declared = health_paths(router) if router is not None else ()
-        paths = declared or ("/health",)
+        prefixes = (targets or {}).get(name) or ("/health",)
+        paths = declared or (prefixes[0],)
         probes.extend(Probe(name, services[name], path, bool(declared)) for path in paths)
     return probes
 
@@ -139,6 +150,8 @@ def _judge(probe: Probe, response: httpx.Response) -> tuple[Outcome, str]:
     body = _json(response)
     status = response.status_code
     from_our_edge = "x-request-id" in response.headers and body is not None
+    if not probe.declared and from_our_edge and status < 500:
+        return Outcome.SERVING, "the function answers; it has no health route"
     if status == 200 and body is not None:
         state = str(body.get("status", "ok"))
         if state == "ok":
@@ -148,8 +161,6 @@ def _judge(probe: Probe, response: httpx.Response) -> tuple[Outcome, str]:
         return Outcome.FAILED, "refused by Cloud Run IAM: pass an ID token (--token-env)"
     if status in {401, 403}:
         return Outcome.FAILED, "the function wants credentials: pass an API token (--api-token-env)"
-    if status in {404, 405} and from_our_edge and not probe.declared:
-        return Outcome.SERVING, "the function answers; it has no health route"
     if body is not None:
         message = body.get("message") or body.get("error") or ""
         return Outcome.FAILED, f"HTTP {status}: {message}"

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     token = os.environ.get(args.token_env, "").strip() or None
     api_token = os.environ.get(args.api_token_env, "").strip() or None
     results = vd.verify(
-        vd.plan_probes(services, routers),
+        vd.plan_probes(services, routers, targets),
         token=token,
         api_token=api_token,
         timeout_s=args.timeout,

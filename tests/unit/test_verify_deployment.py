@@ -124,9 +124,10 @@ def test_function_without_health_route_is_serving(
     code = cli_main(["verify-deployment", "--service", f"runs={runs_url}", "--json"])
     rows = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert [(row["service"], row["result"], row["status"]) for row in rows] == [
-        ("runs", "serving", 404)
+    assert [(row["service"], row["path"], row["result"]) for row in rows] == [
+        ("runs", "/runs", "serving")
     ]
+    assert 400 <= rows[0]["status"] < 500
 
 
 def test_base_url_checks_every_target(scripted: Scripted) -> None:
@@ -134,10 +135,14 @@ def test_base_url_checks_every_target(scripted: Scripted) -> None:
     targets, routers = vd.load_routers()
     services = vd.select_services(targets, base_url=scripted.url)
     assert set(services) == set(targets)
-    probes = vd.plan_probes(services, routers)
+    probes = vd.plan_probes(services, routers, targets)
     assert {probe.service for probe in probes} == set(targets)
-    health_checks = [probe.path for probe in probes if probe.service == "health"]
-    assert health_checks == ["/health", "/health/test"]
+    paths = {(probe.service, probe.path, probe.declared) for probe in probes}
+    assert ("health", "/health", True) in paths
+    assert ("health", "/health/test", True) in paths
+    # Without a health route, a function is asked on its own prefix, never on
+    # /health, which one base URL would send to the health function instead.
+    assert ("runs", "/runs", False) in paths
 
 
 @pytest.mark.parametrize(
@@ -192,8 +197,25 @@ def test_non_json_answer_fails(scripted: Scripted) -> None:
 
 def test_404_from_something_else_is_not_serving(scripted: Scripted) -> None:
     """A 404 without the edge's request id (wrong URL, another app) fails, even undeclared."""
-    [result] = vd.verify([vd.Probe("runs", scripted.url, "/health", declared=False)])
+    [result] = vd.verify([vd.Probe("runs", scripted.url, "/runs", declared=False)])
     assert result.outcome is vd.Outcome.FAILED
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        pytest.param(401, vd.Outcome.SERVING, id="401-needs-token"),
+        pytest.param(405, vd.Outcome.SERVING, id="405-post-only"),
+        pytest.param(503, vd.Outcome.FAILED, id="503"),
+    ],
+)
+def test_function_without_health_route_is_judged_by_its_own_answer(
+    scripted: Scripted, status: int, expected: vd.Outcome
+) -> None:
+    """Below 500 from the function's edge means serving; a 5xx is a failure."""
+    scripted.json("/sweeper", status, {"error": "x", "message": "y"})
+    [result] = vd.verify([vd.Probe("sweeper", scripted.url, "/sweeper", declared=False)])
+    assert result.outcome is expected
 
 
 def test_unreachable_and_slow_services_fail(
