@@ -10,6 +10,9 @@ Sender (the executor's side):
   token for this audience, the receiver requires one.
 * ``WORKER_CALLBACK_MAX_ATTEMPTS`` (5), ``WORKER_CALLBACK_BACKOFF_MS`` (500),
   ``WORKER_CALLBACK_MAX_BACKOFF_MS`` (30000), ``WORKER_CALLBACK_TIMEOUT_MS`` (5000).
+* ``WORKER_CALLBACK_BREAKER_FAILURES`` (3, 0 = off) / ``WORKER_CALLBACK_BREAKER_COOLDOWN_MS``
+  (30000): after that many undeliverable events in a row, events go straight to the
+  dead-letter store for the cool-down, so a dead receiver does not slow every run down.
 
 Receiver (the callbacks function):
 
@@ -27,7 +30,13 @@ import os
 from dataclasses import dataclass
 
 from shared.settings import Environ, SettingsError, env_int, env_list, env_optional, env_str
-from shared.signing import DEFAULT_TOLERANCE_SEC, Scheme, parse_secrets
+from shared.signing import (
+    DEFAULT_TOLERANCE_SEC,
+    InvalidSecret,
+    Scheme,
+    decode_secret,
+    parse_secrets,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class CallbackSettings:
     backoff_ms: int = 500
     max_backoff_ms: int = 30_000
     timeout_ms: int = 5000
+    breaker_failures: int = 3
+    breaker_cooldown_ms: int = 30_000
 
     @property
     def signing(self) -> bool:
@@ -64,12 +75,18 @@ class CallbackSettings:
                 "WORKER_CALLBACK_SIGNATURE_SCHEME",
                 f"must be worker or standard, got {raw_scheme!r}",
             ) from None
+        secrets = parse_secrets(env.get("WORKER_CALLBACK_SIGNING_SECRET", ""))
+        for secret in secrets:
+            try:
+                decode_secret(secret, scheme)
+            except InvalidSecret as exc:
+                raise SettingsError("WORKER_CALLBACK_SIGNING_SECRET", str(exc)) from None
         url = env_optional(env, "WORKER_CALLBACK_URL")
         if url is not None and not url.startswith(("http://", "https://")):
             raise SettingsError("WORKER_CALLBACK_URL", "must be an http:// or https:// URL")
         return cls(
             url=url,
-            secrets=parse_secrets(env.get("WORKER_CALLBACK_SIGNING_SECRET", "")),
+            secrets=secrets,
             scheme=scheme,
             tolerance_sec=env_int(
                 env, "WORKER_CALLBACK_SIGNATURE_TOLERANCE_SEC", DEFAULT_TOLERANCE_SEC, minimum=1
@@ -81,4 +98,8 @@ class CallbackSettings:
             backoff_ms=env_int(env, "WORKER_CALLBACK_BACKOFF_MS", 500, minimum=0),
             max_backoff_ms=env_int(env, "WORKER_CALLBACK_MAX_BACKOFF_MS", 30_000, minimum=0),
             timeout_ms=env_int(env, "WORKER_CALLBACK_TIMEOUT_MS", 5000, minimum=10),
+            breaker_failures=env_int(env, "WORKER_CALLBACK_BREAKER_FAILURES", 3, minimum=0),
+            breaker_cooldown_ms=env_int(
+                env, "WORKER_CALLBACK_BREAKER_COOLDOWN_MS", 30_000, minimum=0
+            ),
         )

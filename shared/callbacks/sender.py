@@ -10,17 +10,21 @@ or the last failed try, turns the event into a dead letter
 
 Sending happens in the executor's thread after the state change is stored: a
 slow receiver delays the task's answer by at most the retry budget
-(``max_attempts`` tries of ``timeout_ms`` plus the backoff between them).
+(``max_attempts`` tries of ``timeout_ms`` plus the backoff between them). After
+``breaker_failures`` undeliverable events in a row the sender stops trying for
+``breaker_cooldown_ms`` and dead-letters events at once; the first event after
+the cool-down is tried again (and one failure reopens the circuit).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +97,9 @@ class CallbackSender:
         self._token_source = token_source or google_id_token
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._open_until: datetime | None = None
 
     @property
     def store(self) -> ObjectStore:
@@ -106,7 +113,13 @@ class CallbackSender:
 
     def deliver(self, payload: dict[str, Any]) -> DeliveryResult:
         """Send with retries; after the last failed try write the dead letter."""
-        result = self.send(payload)
+        if self._breaker_open():
+            result = DeliveryResult(
+                False, 0, None, "not sent: the receiver failed repeatedly (circuit open)"
+            )
+        else:
+            result = self.send(payload)
+            self._record(result)
         if not result.delivered:
             written = deadletters.write(
                 self.store,
@@ -164,6 +177,25 @@ class CallbackSender:
             if self._http is None:
                 client.close()
         return DeliveryResult(False, attempts, status, error)
+
+    def _breaker_open(self) -> bool:
+        with self._lock:
+            return self._open_until is not None and self._clock() < self._open_until
+
+    def _record(self, result: DeliveryResult) -> None:
+        # Only the receiver being unreachable or failing counts; a 4xx is about the event.
+        receiver_failed = not result.delivered and (
+            result.status is None or result.status >= 500 or result.status == 429
+        )
+        with self._lock:
+            if not receiver_failed:
+                self._failures, self._open_until = 0, None
+                return
+            self._failures += 1
+            threshold = self.settings.breaker_failures
+            if threshold and self._failures >= threshold:
+                cooldown = timedelta(milliseconds=self.settings.breaker_cooldown_ms)
+                self._open_until = self._clock() + cooldown
 
     def headers_for(self, body: bytes, event_id: str) -> dict[str, str]:
         """Content type, signature headers and the bearer ID token, as configured."""

@@ -190,6 +190,8 @@ def test_the_environment_selects_the_sender(monkeypatch) -> None:
         pytest.param("WORKER_CALLBACK_SIGNATURE_SCHEME", "v2", id="scheme"),
         pytest.param("WORKER_CALLBACK_MAX_ATTEMPTS", "0", id="attempts"),
         pytest.param("WORKER_CALLBACK_SIGNATURE_TOLERANCE_SEC", "soon", id="tolerance"),
+        pytest.param("WORKER_CALLBACK_SIGNING_SECRET", "whsec_***", id="secret-not-base64"),
+        pytest.param("WORKER_CALLBACK_BREAKER_FAILURES", "-1", id="breaker"),
     ],
 )
 def test_bad_settings_name_the_variable(monkeypatch, name: str, value: str) -> None:
@@ -199,3 +201,30 @@ def test_bad_settings_name_the_variable(monkeypatch, name: str, value: str) -> N
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):
         CallbackSettings.from_env()
+
+
+def test_circuit_opens_after_repeated_failures_and_recovers() -> None:
+    """After 2 undeliverable events, events are dead-lettered untried until the cool-down ends."""
+    store, sleeps = MemoryStore(), []
+    moment = [NOW]
+    with ScriptedReceiver([(503, {})]) as receiver:
+        config = CallbackSettings(
+            url=receiver.url,
+            secrets=(SECRET,),
+            max_attempts=2,
+            breaker_failures=2,
+            breaker_cooldown_ms=60_000,
+        )
+        sender = CallbackSender(store, config, clock=lambda: moment[0], sleep=sleeps.append)
+        sender.notify(run_event(1))
+        sender.notify(run_event(2))
+        assert len(receiver.requests) == 4
+        sender.notify(run_event(3))  # circuit open: not tried
+        assert len(receiver.requests) == 4
+        assert deadletters.read(store, "run-1.3").attempts == 0
+        receiver.script = [(200, {})]
+        moment[0] = NOW + timedelta(seconds=61)
+        sender.notify(run_event(4))  # cool-down over: tried, delivered, circuit closed
+        sender.notify(run_event(5))
+    assert len(receiver.requests) == 6
+    assert deadletters.count(store) == 3
