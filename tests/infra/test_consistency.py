@@ -197,6 +197,13 @@ def test_queue_resource_uses_the_shared_settings() -> None:
     assert f"{tf.variable_default('name')}-tasks" == _code_default("TASKS_QUEUE_NAME")
 
 
+def test_queue_never_delivers_more_than_the_executor_can_take() -> None:
+    """Concurrent dispatches fit in execute_task's instances x concurrency (no 429 from capacity)."""
+    executor = _services()[tf.local("queue_target")]
+    capacity = executor["max_instances"] * executor["concurrency"]
+    assert tf.variable_default("tasks_max_concurrent_dispatches") <= capacity
+
+
 def test_execute_task_outlives_the_dispatch_deadline() -> None:
     """Cloud Run's request timeout covers Cloud Tasks' dispatch deadline and the task timeout."""
     timeout_ms = _services()[tf.local("queue_target")]["timeout_seconds"] * 1000
