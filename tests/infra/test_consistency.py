@@ -198,7 +198,7 @@ def test_queue_resource_uses_the_shared_settings() -> None:
 
 
 def test_queue_never_delivers_more_than_the_executor_can_take() -> None:
-    """Concurrent dispatches fit in execute_task's instances x concurrency (no 429 from capacity)."""
+    """Concurrent dispatches fit execute_task's instances x concurrency (no capacity 429s)."""
     executor = _services()[tf.local("queue_target")]
     capacity = executor["max_instances"] * executor["concurrency"]
     assert tf.variable_default("tasks_max_concurrent_dispatches") <= capacity
