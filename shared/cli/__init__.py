@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "shared.cli.sign_cmd",
     "shared.cli.callbacks_cmd",
     "shared.cli.dlq_cmd",
+    "shared.cli.approvals_cmd",
     "shared.cli.runs_cmd",
     "shared.cli.queue_cmd",
     "shared.cli.deploy_cmd",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -318,3 +319,30 @@ def test_registered_as_a_scheduled_job_whose_failures_reach_the_run_log(
     assert (outcome.status.value, outcome.error_code) == ("error", "github_auth")
     records = list(RunLog(plane.store).read(job="approval_watcher"))
     assert [r.error_code for r in records] == ["github_auth"]
+
+
+def test_cli_sync_and_status(
+    plane: Plane,
+    github: EventsGitHubServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`approvals sync` opens the issue and applies an approval; `status` shows the pass."""
+    from shared.cli import main
+
+    monkeypatch.setenv("OPSPLANE_APPROVERS", "@Alice, bob")
+    run = waiting_run(plane)
+    assert main(["approvals", "status"]) == 1
+    capsys.readouterr()
+    github.configure_env(monkeypatch)
+    assert main(["approvals", "sync"]) == 0
+    assert json.loads(capsys.readouterr().out)["opened"] == [run.run_id]
+    github.add_comment(1, "/approve", user="alice")
+    assert main(["approvals", "sync"]) == 0
+    assert plane.runs.get(run.run_id).run.status is RunStatus.QUEUED
+    capsys.readouterr()
+    assert main(["approvals", "status"]) == 0
+    assert json.loads(capsys.readouterr().out)["approved"] == 1
+    monkeypatch.delenv("GITHUB_TOKEN")
+    assert main(["approvals", "sync"]) == 1
+    assert "GITHUB_TOKEN" in capsys.readouterr().err
