@@ -38,6 +38,7 @@ JOB_MODULES: tuple[str, ...] = (
     "shared.schedule.builtin_jobs",
     "shared.latency.schedule_job",
     "shared.approvals.job",
+    "shared.reports.jobs",
 )
 
 _log = logs.get_logger("opsplane.schedule")
