@@ -139,6 +139,27 @@ class Comment:
         )
 
 
+@dataclass(frozen=True)
+class IssueEvent:
+    """One entry of an issue's event history (``labeled``, ``closed``, ...)."""
+
+    id: int
+    event: str
+    actor: str
+    label: str | None
+    created_at: datetime | None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> IssueEvent:
+        return cls(
+            id=int(data.get("id") or 0),
+            event=str(data.get("event") or ""),
+            actor=str((data.get("actor") or {}).get("login") or ""),
+            label=(data.get("label") or {}).get("name"),
+            created_at=_parse_time(data.get("created_at")),
+        )
+
+
 def _label_names(labels: Iterable[Any]) -> Iterator[str]:
     for label in labels:
         yield str(label["name"]) if isinstance(label, Mapping) else str(label)
@@ -296,6 +317,15 @@ class GitHubClient:
         return [
             Comment.from_api(item)
             for item in self._paginate(self._repo(f"/issues/{int(number)}/comments"), params)
+        ]
+
+    def list_issue_events(self, number: int) -> list[IssueEvent]:
+        """An issue's events, oldest first: who added or removed which label, when."""
+        return [
+            IssueEvent.from_api(item)
+            for item in self._paginate(
+                self._repo(f"/issues/{int(number)}/events"), {"per_page": "100"}
+            )
         ]
 
     # Labels

@@ -16,6 +16,7 @@ It speaks the endpoints ``shared.github`` uses, under an optional prefix
     GET    /repos/O/R/issues/N                   one issue
     PATCH  /repos/O/R/issues/N                   title, body, labels, state
     GET    /repos/O/R/issues/N/comments?since    paginated
+    GET    /repos/O/R/issues/N/events            labeled / unlabeled / closed / reopened, paginated
     POST   /repos/O/R/issues/N/comments
     GET    /repos/O/R/issues/N/labels
     POST   /repos/O/R/issues/N/labels            add
@@ -92,6 +93,8 @@ class GitHubServer:
         self.page_size_cap = page_size_cap
         self.issues: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.events: dict[int, list[dict[str, Any]]] = {}
+        self._next_event_id = 900_000
         self.requests: list[RecordedRequest] = []
         self.now: datetime | None = None
         self._scripted: list[ScriptedResponse] = []
@@ -206,11 +209,15 @@ class GitHubServer:
         with self._lock:
             return self._create_comment(number, body, user)
 
-    def set_labels(self, number: int, labels: list[str]) -> None:
-        """Replace an issue's labels, as if someone edited them on GitHub."""
+    def set_labels(self, number: int, labels: list[str], *, user: str = "") -> None:
+        """Replace an issue's labels as ``user`` would on GitHub (events recorded)."""
         with self._lock:
-            self.issues[number]["labels"] = [_label(name) for name in labels]
-            self._touch(self.issues[number])
+            self._replace_labels(number, labels, user or self.login)
+
+    def add_label(self, number: int, label: str, *, user: str) -> None:
+        """Add one label as ``user``, as if clicked on GitHub."""
+        with self._lock:
+            self._replace_labels(number, [*self.labels_of(number), label], user)
 
     def labels_of(self, number: int) -> list[str]:
         """An issue's label names."""
@@ -230,6 +237,30 @@ class GitHubServer:
     def _touch(self, issue: dict[str, Any]) -> None:
         issue["updated_at"] = self._time()
 
+    def _event(self, number: int, event: str, user: str, label: str | None = None) -> None:
+        self._next_event_id += 1
+        entry: dict[str, Any] = {
+            "id": self._next_event_id,
+            "event": event,
+            "actor": {"login": user},
+            "created_at": self._time(),
+        }
+        if label is not None:
+            entry["label"] = {"name": label, "color": "ededed"}
+        self.events.setdefault(number, []).append(entry)
+
+    def _replace_labels(self, number: int, labels: list[str], user: str) -> None:
+        before = self.labels_of(number)
+        after = list(dict.fromkeys(labels))
+        for name in before:
+            if name not in after:
+                self._event(number, "unlabeled", user, name)
+        for name in after:
+            if name not in before:
+                self._event(number, "labeled", user, name)
+        self.issues[number]["labels"] = [_label(name) for name in after]
+        self._touch(self.issues[number])
+
     def _create_issue(self, title: str, body: str, labels: list[str], user: str) -> dict[str, Any]:
         number = len(self.issues) + 1
         issue = {
@@ -246,6 +277,9 @@ class GitHubServer:
         }
         self.issues[number] = issue
         self.comments[number] = []
+        self.events[number] = []
+        for name in labels:
+            self._event(number, "labeled", user, name)
         return issue
 
     def _create_comment(self, number: int, body: str, user: str) -> dict[str, Any]:
@@ -312,7 +346,7 @@ class GitHubServer:
             case [], "GET":
                 return 200, issue, {}
             case [], "PATCH":
-                return self._patch_issue(issue, body)
+                return self._patch_issue(issue, body, user)
             case ["comments"], "GET":
                 return self._list_comments(path, number, query)
             case ["comments"], "POST":
@@ -321,20 +355,19 @@ class GitHubServer:
                 return 201, self._create_comment(number, str(body["body"]), user), {}
             case ["labels"], "GET":
                 return 200, issue["labels"], {}
+            case ["events"], "GET":
+                return self._page(path, query, self.events[number])
             case ["labels"], "POST":
                 labels = body.get("labels") if isinstance(body, dict) else body
                 if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
                     return _validation("Label", "labels")
-                for name in labels:
-                    if name not in self.labels_of(number):
-                        issue["labels"].append(_label(name))
-                self._touch(issue)
+                self._replace_labels(number, [*self.labels_of(number), *labels], user)
                 return 200, issue["labels"], {}
             case ["labels", name], "DELETE":
                 if name not in self.labels_of(number):
                     return 404, {"message": "Label does not exist"}, {}
-                issue["labels"] = [label for label in issue["labels"] if label["name"] != name]
-                self._touch(issue)
+                remaining = [label for label in self.labels_of(number) if label != name]
+                self._replace_labels(number, remaining, user)
                 return 200, issue["labels"], {}
         return 404, {"message": "Not Found"}, {}
 
@@ -347,18 +380,24 @@ class GitHubServer:
         issue = self._create_issue(str(body["title"]), str(body.get("body") or ""), labels, user)
         return 201, issue, {}
 
-    def _patch_issue(self, issue: dict[str, Any], body: Any) -> tuple[int, Any, dict[str, str]]:
+    def _patch_issue(
+        self, issue: dict[str, Any], body: Any, user: str
+    ) -> tuple[int, Any, dict[str, str]]:
         if not isinstance(body, dict):
             return 400, {"message": "Problems parsing JSON"}, {}
         if "state" in body and body["state"] not in ("open", "closed"):
             return _validation("Issue", "state", code="invalid")
         if "title" in body and not str(body["title"] or "").strip():
             return _validation("Issue", "title")
+        if "state" in body and body["state"] != issue["state"]:
+            self._event(
+                issue["number"], "closed" if body["state"] == "closed" else "reopened", user
+            )
         for key in ("title", "body", "state"):
             if key in body:
                 issue[key] = body[key]
         if "labels" in body:
-            issue["labels"] = [_label(name) for name in body["labels"]]
+            self._replace_labels(issue["number"], list(body["labels"]), user)
         self._touch(issue)
         return 200, issue, {}
 

@@ -333,3 +333,19 @@ def test_token_never_logged(
     assert server.token not in caplog.text
     assert server.token not in str(exc.value)
     assert server.token not in repr(client)
+
+
+def test_issue_events_tell_who_labeled(client: GitHubClient, server: GitHubServer) -> None:
+    """Label changes by people on GitHub come back as events with their actor."""
+    client.create_issue("approval for run-1", labels=["approval"])
+    server.add_label(1, "approved", user="alice")
+    client.remove_label(1, "approval")
+    client.update_issue(1, state="closed")
+    events = client.list_issue_events(1)
+    assert [(e.event, e.actor, e.label) for e in events] == [
+        ("labeled", server.login, "approval"),
+        ("labeled", "alice", "approved"),
+        ("unlabeled", server.login, "approval"),
+        ("closed", server.login, None),
+    ]
+    assert len({e.id for e in events}) == 4
