@@ -306,6 +306,19 @@ def test_services_json_from_terraform_output(
     assert "all healthy" in capsys.readouterr().out
 
 
+def test_services_json_from_stdin(
+    scripted: Scripted, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--services-json -` reads the map from a pipe (terraform output | opsplane ...)."""
+    import io
+
+    scripted.json("/health", 200, {"status": "ok"})
+    scripted.json("/health/test", 200, {"status": "ok"})
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"health": scripted.url})))
+    assert cli_main(["verify-deployment", "--services-json", "-"]) == 0
+    assert "all healthy" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
