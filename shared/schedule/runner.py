@@ -29,6 +29,7 @@ from typing import Any
 
 from shared import logs
 from shared.clock import Clock, isoformat, utcnow
+from shared.redaction import redact_data
 from shared.runlog import RunLog, RunStatus
 from shared.schedule.config import Cadence, JobConfig, ScheduleConfig, load_config
 from shared.schedule.periods import Period, current_period, next_period
@@ -95,7 +96,8 @@ class JobOutcome:
             "errorCode": self.error_code,
             "errorMessage": self.error_message,
             "message": self.message,
-            "details": dict(self.details),
+            # Details come from job code: redacted here, since they leave the system.
+            "details": redact_data(dict(self.details)),
         }
 
 

@@ -547,3 +547,20 @@ def test_registering_a_different_function_under_a_taken_name_fails() -> None:
         register_job("test_taken", two, replace=True)
     finally:
         unregister_job("test_taken")
+
+
+def test_outcome_details_are_redacted_when_rendered() -> None:
+    """Secrets a job puts in its details never reach the rendered outcome."""
+    store = MemoryStore()
+    token = "ghp_" + "Q" * 36
+
+    def chatty(_: JobContext) -> JobResult:
+        return JobResult(details={"note": f"used {token}", "count": 3})
+
+    config = make_config("UTC", {"chatty": {"cadence": "every", "everyMinutes": 5}})
+    [outcome] = ScheduleRunner(store, config, jobs={"chatty": chatty}).run_once(
+        datetime(2026, 6, 1, tzinfo=UTC)
+    )
+    rendered = outcome.to_json()
+    assert token not in str(rendered)
+    assert rendered["details"]["count"] == 3
