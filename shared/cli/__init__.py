@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "shared.cli.queue_cmd",
     "shared.cli.deploy_cmd",
     "shared.cli.latency_cmd",
+    "shared.cli.report_cmd",
 )
 
 

@@ -92,14 +92,16 @@ def store_dry_run(
     now: datetime,
     url: str | None,
     secret: str | None,
+    markdown: str | None = None,
 ) -> str:
-    """Keep what would have been sent (body and signature); returns the object name."""
+    """Keep what would have been sent (body, signature, issue text); returns the object name."""
     validate_payload(payload)
     body = canonical_json(redact_data(dict(payload)))
     doc = {
         "url": redact_text(url) if url else None,
         "signature": sign(body, secret) if secret else None,
         "body": json.loads(body),
+        "github_markdown": redact_keeping_run_ids(markdown) if markdown else None,
     }
     base = f"{OUTBOX_PREFIX}{payload['kind']}/{now:%Y%m%dT%H%M%S}Z"
     data = json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False).encode()
