@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -564,3 +565,44 @@ def test_outcome_details_are_redacted_when_rendered() -> None:
     rendered = outcome.to_json()
     assert token not in str(rendered)
     assert rendered["details"]["count"] == 3
+
+
+_RACER = """
+import sys, time
+from datetime import UTC, datetime
+from shared.schedule import ScheduleRunner, parse_config
+from shared.storage import open_store
+
+store_url, out_path, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+
+def job(ctx):
+    with open(out_path, "a") as out:
+        out.write(ctx.period + "\\n")
+
+config = parse_config(
+    {"enabled": True, "timezone": "UTC", "jobs": {"daily": {"cadence": "daily", "at": "00:00"}}}
+)
+runner = ScheduleRunner(open_store(store_url), config, jobs={"daily": job})
+time.sleep(max(0.0, start_at - time.time()))
+runner.run_once(datetime(2026, 6, 1, 0, 0, tzinfo=UTC))
+"""
+
+
+def test_four_processes_racing_on_a_file_store_run_a_period_once(tmp_path: Path) -> None:
+    """Four processes firing at the same moment on one file:// store → one run."""
+    import subprocess
+    import sys
+    import time
+
+    store_url = f"file://{tmp_path / 'store'}"
+    out = tmp_path / "runs.txt"
+    start_at = time.time() + 1.5
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _RACER, store_url, str(out), str(start_at)])
+        for _ in range(4)
+    ]
+    assert [p.wait(timeout=30) for p in processes] == [0, 0, 0, 0]
+    assert out.read_text().splitlines() == ["2026-06-01"]
+    from shared.storage import open_store
+
+    assert len(list(RunLog(open_store(store_url)).read(job="daily"))) == 1
