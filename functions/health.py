@@ -1,8 +1,8 @@
-"""GET /health (liveness) and GET /health/test (readiness: a store round trip)."""
+"""GET /health (liveness), GET /health/test (readiness: a store round trip), GET /openapi.json."""
 
 from __future__ import annotations
 
-from shared import __version__, health, runtime
+from shared import __version__, health, openapi, runtime
 from shared.http.edge import Request, Response, Router, http_function
 
 router = Router()
@@ -26,6 +26,12 @@ def readiness(_: Request) -> Response:
         return Response(body)
     body.update(error="store_unavailable", message=result.reason)
     return Response(body, 503, {"Retry-After": "5"})
+
+
+@router.route("GET", "/openapi.json")
+def openapi_document(_: Request) -> Response:
+    """The OpenAPI 3.1 description of every function (served here: no service of its own)."""
+    return Response(openapi.document())
 
 
 health_function = http_function(router)

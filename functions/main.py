@@ -20,7 +20,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 TARGETS: dict[str, tuple[str, ...]] = {
-    "health": ("/health",),
+    "health": ("/health", "/openapi.json"),
     "runs": ("/runs",),
     "execute_task": ("/tasks",),
     "sweeper": ("/sweeper",),

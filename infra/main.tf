@@ -26,7 +26,7 @@ locals {
   # timeout_seconds of execute_task must cover the dispatch deadline (600 s).
   services = {
     health = {
-      paths = ["/health"], public = false, callers = [], enqueues = false, secrets = []
+      paths = ["/health", "/openapi.json"], public = false, callers = [], enqueues = false, secrets = []
       timeout_seconds = 30, concurrency = 80, min_instances = 0, max_instances = 2
       cpu = "1", memory = "512Mi", env = {}
     }
