@@ -44,14 +44,14 @@ class CountingStore(ObjectStore):
         self.gets[name.split("/", 1)[0]] += 1
         return self.inner.get(name)
 
-    def put(self, name: str, data: bytes, **kwargs: Any) -> str:  # type: ignore[override]
+    def put(self, name: str, data: bytes, **kwargs: Any) -> str:
         self.puts[name.split("/", 1)[0]] += 1
         return self.inner.put(name, data, **kwargs)
 
     def delete(self, name: str, *, if_generation: str | None = None) -> None:
         self.inner.delete(name, if_generation=if_generation)
 
-    def list_page(self, prefix: str, **kwargs: Any) -> Page:  # type: ignore[override]
+    def list_page(self, prefix: str, **kwargs: Any) -> Page:
         return self.inner.list_page(prefix, **kwargs)
 
 
