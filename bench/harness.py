@@ -39,8 +39,14 @@ class Results:
             shown += f"   (baseline {baseline:,.3f} {unit}, ratio {ratio})"
         print(f"  {name:<58} {shown}", flush=True)
 
-    def write(self, path: Path = RESULTS_PATH) -> None:
-        path.write_text(json.dumps([asdict(row) for row in self.rows], indent=2) + "\n")
+    def write(self, path: Path = RESULTS_PATH, *, merge: bool = False) -> None:
+        """Write the rows; with ``merge``, keep earlier rows this run did not measure."""
+        rows = [asdict(row) for row in self.rows]
+        if merge and path.exists():
+            measured = {row["name"] for row in rows}
+            earlier = json.loads(path.read_text())
+            rows = [row for row in earlier if row["name"] not in measured] + rows
+        path.write_text(json.dumps(rows, indent=2) + "\n")
 
 
 def percentile(values: list[float], q: float) -> float:
