@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from shared.auth import authenticate_api, authenticate_tasks
 from shared.dlq import replay, triage
+from shared.dlq.replay import callback_sender_from_env
 from shared.dlq.requests import replay_request, triage_filter
 from shared.http.edge import Request, Response, Router, http_function
 from shared.jobs import plane as jobs_plane
@@ -30,12 +31,14 @@ def get_triage(request: Request) -> Response:
 def post_replay(request: Request) -> Response:
     caller = authenticate_tasks(request)
     wanted = replay_request(request.json_object())
+    plane = jobs_plane.current()
     report = replay(
-        jobs_plane.current(),
+        plane,
         wanted.selection,
         actor=caller.name,
         dry_run=wanted.dry_run,
         limit=wanted.limit,
+        callback_sender=callback_sender_from_env(plane),
     )
     return Response(report.to_dict(), 200 if report.error is None else 503)
 

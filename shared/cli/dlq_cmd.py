@@ -9,7 +9,8 @@
 Works on the store ``OPSPLANE_STORE`` names (and, for replay, the queue
 ``OPSPLANE_QUEUE`` names). Times are ISO 8601 or ages like ``6h``, ``7d``.
 ``--post`` writes the triage to the GitHub issue labelled ``opsplane-triage``
-(``GITHUB_TOKEN``, ``GITHUB_REPOSITORY``, ``GITHUB_API_URL``).
+(``GITHUB_TOKEN``, ``GITHUB_REPOSITORY``, ``GITHUB_API_URL``). Callback dead
+letters are replayed to ``WORKER_CALLBACK_URL`` when it is set.
 """
 
 from __future__ import annotations
@@ -131,9 +132,11 @@ def run_replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from shared.dlq import replay
+    from shared.dlq.replay import callback_sender_from_env
     from shared.jobs import plane as jobs_plane
 
     plane = jobs_plane.current()
+    sender = callback_sender_from_env(plane)
     with tqdm(desc="replay", unit="letter", file=sys.stderr, disable=False) as bar:
 
         def set_total(total: int) -> None:
@@ -149,6 +152,7 @@ def run_replay(args: argparse.Namespace) -> int:
             limit=args.limit,
             progress=lambda _: bar.update(1),
             total_hint=set_total,
+            callback_sender=sender,
         )
     print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
     if report.error:

@@ -12,6 +12,10 @@ The new run id is recorded *before* the run exists, so a replay interrupted
 anywhere and run again finds the letter ``replaying``, creates that same run
 (create-only: a second create is a no-op) and enqueues the same task name,
 which the queue deduplicates. Two replays racing on one letter: one CAS wins.
+
+Callback dead letters are handed to the callbacks plane's own replay
+(:func:`shared.callbacks.replay.replay`: deliver again, drop the letter once
+accepted; the receiver deduplicates by event id) when a sender is given.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import logs
 from shared.clock import isoformat
@@ -35,6 +39,9 @@ from shared.jobs.tasks import enqueue_next_attempt
 from shared.queue.base import QueueError
 from shared.redaction import redact_text
 from shared.storage.errors import PreconditionFailed
+
+if TYPE_CHECKING:
+    from shared.callbacks.sender import CallbackSender
 
 MAX_CAS_RETRIES = 10
 REPLAYABLE = frozenset({LetterStatus.OPEN.value, LetterStatus.REPLAYING.value})
@@ -83,7 +90,7 @@ class ReplayReport:
             "error": self.error,
             "replayed_ids": [i.letter_id for i in self.items if i.action == "replayed"],
             "would_replay_ids": [i.letter_id for i in self.items if i.action == "would_replay"],
-            "new_run_ids": [i.run_id for i in self.items if i.action == "replayed"],
+            "new_run_ids": [i.run_id for i in self.items if i.action == "replayed" and i.run_id],
             "skipped_items": [i.to_dict() for i in self.items if i.action == "skipped"],
         }
 
@@ -131,12 +138,14 @@ def replay(
     stop: threading.Event | None = None,
     progress: Callable[[ReplayItem], None] | None = None,
     total_hint: Callable[[int], None] | None = None,
+    callback_sender: CallbackSender | None = None,
 ) -> ReplayReport:
     """Replay matching dead letters; at most ``rate`` per second and ``limit`` in all.
 
     ``stop`` ends the run between letters (what is done stays done);
     ``progress`` is told about every letter; ``total_hint`` gets the number
-    matched before the work starts (for a progress bar).
+    matched before the work starts (for a progress bar). Callback letters
+    are delivered again through ``callback_sender``, or skipped without one.
     """
     if rate is not None and rate <= 0:
         raise ValueError("rate must be a positive number of replays per second")
@@ -154,7 +163,12 @@ def replay(
             report.stopped = True
             break
         try:
-            item = _dry_run_one(plane, entry) if dry_run else _replay_one(plane, entry, actor)
+            if entry.kind is LetterKind.CALLBACK:
+                item = _replay_callback(plane, entry, callback_sender, dry_run)
+            elif dry_run:
+                item = _dry_run_one(plane, entry)
+            else:
+                item = _replay_one(plane, entry, actor)
         except QueueError as exc:
             # The queue is down: the letter stays "replaying" and a later replay finishes it.
             report.error = redact_text(f"the queue refused a task: {exc}")
@@ -166,9 +180,24 @@ def replay(
     return report
 
 
+def _replay_callback(
+    plane: Plane, entry: DeadLetterEntry, sender: CallbackSender | None, dry_run: bool
+) -> ReplayItem:
+    if sender is None:
+        return ReplayItem(entry.letter_id, "skipped", reason="no_callback_url")
+    if dry_run:
+        return ReplayItem(entry.letter_id, "would_replay")
+    from shared.callbacks import replay as callback_replay
+
+    report = callback_replay.replay(plane.store, sender, event_ids=[entry.letter_id])
+    if entry.letter_id in report.replayed:
+        return ReplayItem(entry.letter_id, "replayed")
+    failure = next(iter(report.failed), None)
+    reason = f"callback_failed: {failure['error']}" if failure else "letter_gone"
+    return ReplayItem(entry.letter_id, "skipped", reason=redact_text(reason))
+
+
 def _dry_run_one(plane: Plane, entry: DeadLetterEntry) -> ReplayItem:
-    if entry.kind is not LetterKind.JOB:
-        return ReplayItem(entry.letter_id, "skipped", reason="callback_replay_unsupported")
     try:
         plane.runs.get(entry.letter_id)
     except RunNotFound:
@@ -177,8 +206,6 @@ def _dry_run_one(plane: Plane, entry: DeadLetterEntry) -> ReplayItem:
 
 
 def _replay_one(plane: Plane, entry: DeadLetterEntry, actor: str) -> ReplayItem:
-    if entry.kind is not LetterKind.JOB:
-        return ReplayItem(entry.letter_id, "skipped", reason="callback_replay_unsupported")
     store = plane.store
     name = entry.object_name
     for _ in range(MAX_CAS_RETRIES):
@@ -261,6 +288,15 @@ def _encode(doc: dict[str, Any]) -> bytes:
 
 def _meta(doc: dict[str, Any]) -> dict[str, str]:
     return {"job_type": str(doc.get("job_type") or ""), "status": str(doc["status"])}
+
+
+def callback_sender_from_env(plane: Plane) -> CallbackSender | None:
+    """The callback sender ``WORKER_CALLBACK_*`` describe, or None without a URL."""
+    from shared.callbacks.config import CallbackSettings
+    from shared.callbacks.sender import CallbackSender
+
+    settings = CallbackSettings.from_env()
+    return CallbackSender(plane.store, settings, clock=plane.clock) if settings.url else None
 
 
 def replay_window(since: datetime | None, until: datetime | None) -> None:

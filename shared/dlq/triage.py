@@ -1,9 +1,13 @@
 """The triage summary of dead letters, built in one streaming pass.
 
 Memory stays bounded by the number of distinct reasons, not letters: counts
-are counters, samples a heap of the newest 20. Messages are redacted before
-they are normalised (a secret cut in half by normalisation could no longer be
-recognised). Every field is redacted as it is built, except ids of the shape
+are counters, samples a heap of the newest 20. Both dead-letter writers redact
+messages before storing them; triage redacts again only what it shows (one
+example and the normalised text per reason, the 20 samples), not every letter
+it reads: redaction costs far more than the rest of the pass. Normalising
+never cuts a secret into pieces the redactor would no longer see: it only
+replaces whole tokens, and digits glued to letters stay as they are.
+Every field is redacted as it is built, except ids of the shape
 opsplane generates itself (run and event ids): the entropy rules may take a
 random id suffix for a token, and an id that reads ``[REDACTED]`` cannot be
 replayed.
@@ -136,11 +140,11 @@ def summarise(
         by_job_type[entry.job_type] += 1
         by_code[entry.error_code] += 1
         by_status[entry.status] += 1
-        message = redact_text(entry.message)
+        message = entry.message
         key = (entry.error_code, normalise_message(message))
         reason = reasons.get(key)
         if reason is None:
-            reason = reasons[key] = _Reason(example=message[:500])
+            reason = reasons[key] = _Reason(example=redact_text(message[:500]))
         reason.count += 1
         reason.codes[entry.error_code] += 1
         reason.job_types[entry.job_type] += 1
@@ -161,7 +165,7 @@ def summarise(
         elif item[:2] > newest_heap[0][:2]:
             heapq.heapreplace(newest_heap, item)
     ranked = sorted(reasons.items(), key=lambda kv: (-kv[1].count, kv[0]))[:top_reasons]
-    samples = [_sample(e, m) for _, _, e, m in sorted(newest_heap, reverse=True)]
+    samples = [_sample(e, redact_text(m)) for _, _, e, m in sorted(newest_heap, reverse=True)]
     return TriageSummary(
         generated_at=now,
         filters=redact_data(filters or {}),

@@ -180,3 +180,60 @@ def test_replay_by_ids_respects_the_limit(client: Any, plane: Plane, seeded: See
     response = client.post("/dlq/replay", json={"ids": ids, "limit": 3}, headers=TASKS)
     assert response.json["matched"] == 3
     assert set(response.json["replayed_ids"]) <= set(ids)
+
+
+def test_callback_letters_are_delivered_again(
+    client: Any, plane: Plane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kind=callback: each callback letter is re-sent to WORKER_CALLBACK_URL once, then gone."""
+    from shared.callbacks import deadletters as callback_deadletters
+    from tests.dlq_support import START
+    from tests.jobs_support import CountingTarget
+
+    for revision in (2, 3):
+        callback_deadletters.write(
+            plane.store,
+            {
+                "eventId": f"run-1.{revision}",
+                "runId": "run-1",
+                "jobType": "http",
+                "status": "RUNNING",
+                "revision": revision,
+            },
+            url="http://unused.invalid/hook",
+            attempts=5,
+            error="HTTP 503",
+            status=503,
+            now=START,
+        )
+    with CountingTarget() as receiver:
+        monkeypatch.setenv("WORKER_CALLBACK_URL", f"{receiver.url}/hook")
+        monkeypatch.setenv("WORKER_CALLBACK_SIGNING_SECRET", "callback-secret")
+        response = client.post("/dlq/replay", json={"kind": "callback"}, headers=TASKS)
+        assert response.status_code == 200
+        assert sorted(response.json["replayed_ids"]) == ["run-1.2", "run-1.3"]
+        assert receiver.calls["/hook"] == 2
+        again = client.post("/dlq/replay", json={"kind": "callback"}, headers=TASKS)
+        assert again.json["matched"] == 0
+        assert receiver.calls["/hook"] == 2
+
+
+def test_callback_letters_without_a_url_are_skipped(client: Any, plane: Plane) -> None:
+    """Without WORKER_CALLBACK_URL a callback letter is skipped with a reason, and kept."""
+    from shared.callbacks import deadletters as callback_deadletters
+    from tests.dlq_support import START
+
+    callback_deadletters.write(
+        plane.store,
+        {"eventId": "run-2.2", "runId": "run-2", "jobType": "http"},
+        url="http://unused.invalid/hook",
+        attempts=5,
+        error="HTTP 503",
+        status=503,
+        now=START,
+    )
+    response = client.post("/dlq/replay", json={"kind": "callback"}, headers=TASKS)
+    assert response.json["skipped_items"] == [
+        {"id": "run-2.2", "action": "skipped", "run_id": None, "reason": "no_callback_url"}
+    ]
+    assert plane.store.get_or_none("dlq/callbacks/run-2.2.json") is not None
