@@ -44,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         command.add_argument(
             "--dry-run", action="store_true", help="with --post: store the payload, send nothing"
         )
+        command.add_argument(
+            "--include-current-hour",
+            action="store_true",
+            help="count the current, still open hour too (instead of the oldest one)",
+        )
         command.set_defaults(func=run_report)
 
 
@@ -58,7 +63,14 @@ def run_report(args: argparse.Namespace) -> int:
     now = utcnow()
     store = runtime.store()
     locale = args.locale or report_locale()
-    bundle = make_report(store, args.report_kind, now, locale=locale, timezone=config.timezone)
+    bundle = make_report(
+        store,
+        args.report_kind,
+        now,
+        locale=locale,
+        timezone=config.timezone,
+        live=args.include_current_hour,
+    )
     if args.format == "json":
         sys.stdout.write(json.dumps(bundle.payload, indent=2, ensure_ascii=False) + "\n")
     else:

@@ -53,10 +53,14 @@ def make_report(
     locale: Locale | str = Locale.EN,
     timezone: str = "UTC",
     settings: WorkerSettings | None = None,
+    live: bool = False,
 ) -> ReportBundle:
-    """Collect, aggregate and render a report of ``kind`` ending at ``now``'s hour."""
+    """Collect, aggregate and render a report of ``kind`` ending at ``now``'s hour.
+
+    ``live`` includes the current, still open hour (see ``collect.period_bounds``).
+    """
     kind, locale = ReportKind(kind), Locale(locale)
-    data = collect(store, kind, now, timezone=timezone, settings=settings)
+    data = collect(store, kind, now, timezone=timezone, settings=settings, live=live)
     report = build_report(data)
     svg = None
     chart_name = ""

@@ -85,9 +85,17 @@ class PeriodData:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def period_bounds(kind: ReportKind, now: datetime) -> tuple[datetime, datetime]:
-    """The closed hours a report covers: the last 24 h (or 7 days) up to this hour."""
+def period_bounds(
+    kind: ReportKind, now: datetime, *, live: bool = False
+) -> tuple[datetime, datetime]:
+    """The hours a report covers: the last 24 h (or 7 days) of closed hours.
+
+    ``live`` swaps the oldest hour for the current, still open one (counted
+    from its runs, never stored): what ``opsplane demo`` shows right after a batch.
+    """
     end = floor_hour(now)
+    if live:
+        return end - kind.span + HOUR, now
     return end - kind.span, end
 
 
@@ -98,9 +106,10 @@ def collect(
     *,
     timezone: str = "UTC",
     settings: WorkerSettings | None = None,
+    live: bool = False,
 ) -> PeriodData:
     """Tallies of the period (compacting hours not compacted yet) and the present state."""
-    start, end = period_bounds(kind, now)
+    start, end = period_bounds(kind, now, live=live)
     zone = ZoneInfo(timezone)
     days: dict[date, Tally] = {}
     compacted = 0
