@@ -29,6 +29,8 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "callbacks": ("/callbacks",),
     "ops": ("/ops",),
     "dlq": ("/dlq",),
+    "export": ("/export",),
+    "dashboard": ("/dashboard",),
 }
 
 

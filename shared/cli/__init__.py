@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "shared.cli.deploy_cmd",
     "shared.cli.latency_cmd",
     "shared.cli.report_cmd",
+    "shared.cli.export_cmd",
     "shared.cli.demo_cmd",
 )
 

@@ -39,6 +39,7 @@ JOB_MODULES: tuple[str, ...] = (
     "shared.latency.schedule_job",
     "shared.approvals.job",
     "shared.reports.jobs",
+    "shared.exports.job",
 )
 
 _log = logs.get_logger("opsplane.schedule")

@@ -1,0 +1,56 @@
+"""What the dashboard shows: the exported documents, or live ones before the first export."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.clock import isoformat
+from shared.exports.datasets import DATASET_NAMES, DATASETS, check_names
+from shared.exports.manifest import dataset_document, dataset_object_name
+from shared.storage import ObjectStore
+
+
+@dataclass(frozen=True)
+class Current:
+    """One dataset document per name and where each came from."""
+
+    documents: dict[str, dict[str, Any]]
+    live: tuple[str, ...]  # built for this request: not exported yet
+
+    def describe(self, now: datetime) -> str:
+        sequences = [int(d["sequence"]) for n, d in self.documents.items() if n not in self.live]
+        parts = []
+        if sequences:
+            parts.append(f"export sequence {max(sequences)}")
+        if self.live:
+            parts.append(f"live (not exported yet): {', '.join(self.live)}")
+        return " · ".join([*parts, f"rendered {isoformat(now)}"])
+
+
+def read_exported(store: ObjectStore, dataset: str) -> bytes | None:
+    """A dataset file's bytes as exported; ValueError for an unknown name."""
+    check_names([dataset])
+    stored = store.get_or_none(dataset_object_name(dataset))
+    return None if stored is None else stored.data
+
+
+def current_documents(store: ObjectStore, now: datetime) -> Current:
+    """Every dataset: the exported document, else one built now (not stored)."""
+    documents: dict[str, dict[str, Any]] = {}
+    live: list[str] = []
+    for name in DATASET_NAMES:
+        data = read_exported(store, name)
+        document = None
+        if data is not None:
+            try:
+                document = json.loads(data)
+            except ValueError:
+                document = None  # a damaged file shows as live data, verify names it
+        if not isinstance(document, dict):
+            document = dataset_document(name, 1, now, DATASETS[name].build(store, now))
+            live.append(name)
+        documents[name] = document
+    return Current(documents, tuple(live))
