@@ -1,7 +1,9 @@
 """Approval issues on GitHub: their title and body, finding a run's issue, label events.
 
 The run id is in the title and in a hidden marker in the body, so an issue
-can be joined (found again) even when the watcher lost its record.
+can be joined (found again) even when the watcher lost its record. Every
+other part is redacted piece by piece; the run id is shown as generated
+(``safe_id``), since the entropy rules can take its random suffix for a token.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.approvals.settings import ApprovalSettings
 from shared.clock import isoformat, parse_iso
+from shared.dlq.triage import safe_id
 from shared.jobs.models import Run
 from shared.redaction import redact_data, redact_text
 
@@ -26,7 +29,7 @@ _TITLE = re.compile(r"\brun ([0-9]{8}T[0-9]{6,12}Z-[0-9a-f]{4,32})\b")
 
 
 def issue_title(run: Run) -> str:
-    return redact_text(f"Approval needed: {run.job_type} run {run.run_id}")
+    return f"Approval needed: {redact_text(run.job_type)} run {safe_id(run.run_id)}"
 
 
 def issue_body(run: Run, settings: ApprovalSettings) -> str:
@@ -34,8 +37,9 @@ def issue_body(run: Run, settings: ApprovalSettings) -> str:
     params = json.dumps(redact_data(run.params), indent=2, sort_keys=True)[:4000]
     approvers = ", ".join(f"@{login}" for login in sorted(settings.approvers)) or "nobody yet"
     lines = [
-        f"<!-- opsplane:approval run_id={run.run_id} -->",
-        f"Run `{run.run_id}` ({run.job_type}, owner `{redact_text(run.owner)}`, "
+        f"<!-- opsplane:approval run_id={safe_id(run.run_id)} -->",
+        f"Run `{safe_id(run.run_id)}` ({redact_text(run.job_type)}, "
+        f"owner `{redact_text(run.owner)}`, "
         f"priority {run.priority}) is waiting for approval since {isoformat(run.updated_at)}.",
         "",
     ]
@@ -54,7 +58,7 @@ def issue_body(run: Run, settings: ApprovalSettings) -> str:
         f"Comment `/approve` or `/reject`, or add the label `{settings.approved_label}` or "
         f"`{settings.rejected_label}`. Allowed approvers: {approvers}.",
     ]
-    return redact_text("\n".join(lines))
+    return "\n".join(lines)
 
 
 def run_id_of(issue: Issue) -> str | None:

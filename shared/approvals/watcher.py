@@ -18,6 +18,7 @@ and the pass goes on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import logs
@@ -25,7 +26,7 @@ from shared.approvals.decisions import ANSWER_MARKER, Decision, Verdict, Via, pa
 from shared.approvals.issues import issue_body, issue_title, label_events, run_id_of
 from shared.approvals.records import ApprovalRecord, ApprovalRecords, with_answered
 from shared.approvals.settings import ApprovalSettings
-from shared.clock import isoformat
+from shared.clock import isoformat, parse_iso
 from shared.github import (
     GitHubAuthError,
     GitHubError,
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from shared.github import GitHubClient, Issue
 
 _log = logs.get_logger("opsplane.approvals")
+# A claim without an issue this old was left by a pass that died: take it over.
+CLAIM_STALE_AFTER = timedelta(minutes=2)
 _FATAL: tuple[type[GitHubError], ...] = (
     GitHubAuthError,
     GitHubPermissionError,
@@ -206,9 +209,12 @@ class ApprovalWatcher:
         record: ApprovalRecord | None,
         report: SyncReport,
     ) -> int | None:
-        now = isoformat(self.plane.clock())
-        if record is None and not self.records.claim(ApprovalRecord(run.run_id, claimed_at=now)):
-            return None  # another watcher is opening it right now
+        now = self.plane.clock()
+        if record is None:
+            if not self.records.claim(ApprovalRecord(run.run_id, claimed_at=isoformat(now))):
+                return None  # another watcher is opening it right now
+        elif record.claimed_at and now - parse_iso(record.claimed_at) < CLAIM_STALE_AFTER:
+            return None  # claimed moments ago by another pass, which is still opening it
         if open_issue is not None:
             number = open_issue.number
             report.joined.append(run.run_id)

@@ -346,3 +346,36 @@ def test_cli_sync_and_status(
     monkeypatch.delenv("GITHUB_TOKEN")
     assert main(["approvals", "sync"]) == 1
     assert "GITHUB_TOKEN" in capsys.readouterr().err
+
+
+def test_a_claim_left_by_a_dead_pass_is_taken_over_once_stale(
+    github: EventsGitHubServer, factory: Any, settings: ApprovalSettings
+) -> None:
+    """A record claimed without an issue waits while fresh, then the issue is opened once."""
+    from shared.approvals.records import ApprovalRecord, ApprovalRecords
+
+    now = [T0]
+    plane = make_plane(runtime.store())
+    plane.clock = lambda: now[0]
+    with installed(plane):
+        run = waiting_run(plane)
+        ApprovalRecords(plane.store).claim(
+            ApprovalRecord(run.run_id, claimed_at="2026-11-25T09:00:00Z")
+        )
+        assert sync(plane, factory, settings).opened == []
+        now[0] = T0 + timedelta(minutes=3)
+        assert sync(plane, factory, settings).opened == [run.run_id]
+        assert sync(plane, factory, settings).opened == []
+        assert list(github.issues) == [1]
+
+
+def test_issue_names_the_run_even_when_its_id_looks_random(settings: ApprovalSettings) -> None:
+    """A run id the entropy rules take for a token still appears in the title and the marker."""
+    from shared.approvals.issues import issue_body, issue_title
+
+    run_id = "20261125T201754199978Z-13a93e949a"
+    run = Run(run_id, "noop", {"token": SECRET}, "team-a", RunStatus.WAITING_APPROVAL, T0, T0)
+    title, body = issue_title(run), issue_body(run, settings)
+    assert run_id in title
+    assert f"run_id={run_id} -->" in body
+    assert SECRET not in body
