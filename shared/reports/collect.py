@@ -27,6 +27,7 @@ JOB_DLQ_PREFIX = "dlq/jobs/"
 CALLBACK_DLQ_PREFIX = "dlq/callbacks/"
 BREAKER_PREFIX = "breakers/"
 _UNRESOLVED = frozenset({"open", "replaying"})
+DAY = timedelta(days=1)
 
 
 class ReportKind(StrEnum):
@@ -117,7 +118,10 @@ def collect(
         result = compact_hour(store, hour, now)
         compacted += result.compacted
         tally = resolve_pending(store, result.tally)
-        days.setdefault(hour.astimezone(zone).date(), Tally()).merge(tally)
+        # Days are the period's 24-hour slices (a weekly report has exactly seven),
+        # each named by the local date it starts on.
+        slice_start = start + DAY * ((hour - start) // DAY)
+        days.setdefault(slice_start.astimezone(zone).date(), Tally()).merge(tally)
     total = Tally.merged(days.values())
     return PeriodData(
         kind=kind,

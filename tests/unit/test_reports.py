@@ -363,3 +363,11 @@ def test_payload_schema_rejects_missing_fields() -> None:
 
     with pytest.raises(PayloadInvalid, match="job_status"):
         validate_payload({"schema_version": 1})
+
+
+def test_weekly_days_are_seven_local_slices(store: MemoryStore, seeder: Seeder) -> None:
+    """In Asia/Tokyo a week ending 09:00 local has seven rows named by their local start date."""
+    seeder.play("http", PERIOD_END - timedelta(hours=1), [(1.0, None)])  # 08:xx JST, last slice
+    daily = make_report(store, "weekly", NOW, timezone="Asia/Tokyo").payload["daily"]
+    assert [d["date"] for d in daily] == [f"2026-11-{day}" for day in range(18, 25)]
+    assert [d["runs"] for d in daily] == [0, 0, 0, 0, 0, 0, 1]
