@@ -23,7 +23,8 @@ Every way a request can fail verification raises one exception family::
 
     SignatureError
     ├── MissingHeader          a required header is absent or empty
-    ├── MalformedSignature     unparsable timestamp, bad hex/base64, no v1 signature, wrong length
+    ├── MalformedSignature     unparsable timestamp, bad or non-canonical hex/base64,
+    │                          no v1 signature, wrong length
     ├── TimestampOutOfRange    outside the tolerance window
     │   ├── StaleTimestamp         too old (a replay, or a very slow sender)
     │   └── FutureTimestamp        too far ahead (a skewed or forged clock)
@@ -56,7 +57,7 @@ WEBHOOK_TIMESTAMP = "webhook-timestamp"
 WEBHOOK_SIGNATURE = "webhook-signature"
 
 _DIGITS = re.compile(r"[0-9]{1,15}")
-_HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 _MAX_ID_LENGTH = 256
 
 
@@ -213,7 +214,9 @@ class Signer:
         raw_signature = _header(headers, WORKER_SIGNATURE)
         timestamp = _parse_timestamp(_header(headers, WORKER_TIMESTAMP), WORKER_TIMESTAMP)
         if not _HEX_SHA256.fullmatch(raw_signature):
-            raise MalformedSignature(f"the {WORKER_SIGNATURE} header must be 64 hex digits")
+            raise MalformedSignature(
+                f"the {WORKER_SIGNATURE} header must be 64 lowercase hex digits"
+            )
         presented = bytes.fromhex(raw_signature)
         # The window is checked before the MAC, but only a valid MAC is accepted either way:
         # a stale request is reported as stale so an operator can tell clock skew from forgery.
@@ -261,6 +264,10 @@ def _parse_v1_signatures(raw: str) -> list[bytes]:
             raise MalformedSignature("a v1 signature is not valid base64") from None
         if len(decoded) != hashlib.sha256().digest_size:
             raise MalformedSignature("a v1 signature must be 32 bytes (HMAC-SHA256)")
+        # base64 ignores the unused low bits of the last digit; only the canonical
+        # spelling is accepted (as the reference libraries, which compare strings).
+        if base64.b64encode(decoded).decode() != encoded:
+            raise MalformedSignature("a v1 signature is not canonical base64")
         signatures.append(decoded)
     if not signatures:
         raise MalformedSignature("the webhook-signature header carries no v1 signature")

@@ -176,6 +176,13 @@ VALID_B64_OTHER = base64.b64encode(b"\x00" * 32).decode()
         ),
         pytest.param(
             VECTOR_BODY,
+            vector_headers(webhook_signature=VECTOR_SIG[:-2] + "F="),
+            VECTOR_TS,
+            signing.MalformedSignature,
+            id="non-canonical-base64",
+        ),
+        pytest.param(
+            VECTOR_BODY,
             vector_headers(webhook_signature="v1," + VALID_B64_OTHER),
             VECTOR_TS,
             signing.SignatureMismatch,
@@ -319,6 +326,12 @@ GOOD = worker_headers()
             {**GOOD, "x-worker-signature": GOOD["x-worker-signature"][:40]},
             signing.MalformedSignature,
             id="truncated-signature",
+        ),
+        pytest.param(
+            b"{}",
+            {**GOOD, "x-worker-signature": GOOD["x-worker-signature"].upper()},
+            signing.MalformedSignature,
+            id="uppercase-hex",
         ),
         pytest.param(
             b"{}",
