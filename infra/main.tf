@@ -82,6 +82,19 @@ locals {
         OPSPLANE_LATENCY_WEBHOOK_URL = var.latency_webhook_url
       }
     }
+    export = {
+      paths = ["/export"], public = false, callers = ["scheduler"], enqueues = false
+      secrets         = []
+      timeout_seconds = 300, concurrency = 1, min_instances = 0, max_instances = 1
+      cpu = "1", memory = "512Mi", env = {}
+    }
+    # Read-only operations data behind Cloud Run IAM: operators get roles/run.invoker.
+    dashboard = {
+      paths = ["/dashboard"], public = false, callers = [], enqueues = false
+      secrets         = []
+      timeout_seconds = 60, concurrency = 20, min_instances = 0, max_instances = 2
+      cpu = "1", memory = "512Mi", env = {}
+    }
   }
 
   # Sizing after var.service_overrides.
@@ -185,6 +198,7 @@ locals {
     report-runner = { target = "scheduled", path = "/schedule/run", method = "POST", schedule = var.report_runner_schedule, deadline = "540s" }
     latency       = { target = "latency", path = "/latency/sample", method = "POST", schedule = var.latency_schedule, deadline = "300s" }
     sweeper       = { target = "sweeper", path = "/sweeper", method = "POST", schedule = var.sweeper_schedule, deadline = "300s" }
+    export        = { target = "export", path = "/export/dashboard", method = "POST", schedule = var.export_schedule, deadline = "300s" }
   }
 
   # Object prefixes the code writes and how long the bucket keeps them (days).

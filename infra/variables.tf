@@ -120,6 +120,12 @@ variable "sweeper_schedule" {
   default     = "*/5 * * * *"
 }
 
+variable "export_schedule" {
+  description = "Cron of the dashboard export (POST /export/dashboard)."
+  type        = string
+  default     = "15 * * * *"
+}
+
 variable "github_repository" {
   description = "GITHUB_REPOSITORY (owner/name) for reports, triage and approvals; empty leaves it unset."
   type        = string

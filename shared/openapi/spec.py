@@ -382,6 +382,42 @@ def _paths() -> dict[str, Schema]:
                 errors=("400", "503"),
             )
         },
+        "/export/dashboard": {
+            "post": _operation(
+                "exportDashboard",
+                "Export the dashboard datasets with a manifest and checksums",
+                _response(
+                    "200",
+                    _obj(
+                        {"sequence": _INT, "status": {"enum": ["ok", "error"]}},
+                        ("sequence", "status", "datasets"),
+                    ),
+                ),
+                security=_TASKS,
+                body=_obj(
+                    {"datasets": {"type": "array", "minItems": 1, "items": _STR}}, closed=True
+                ),
+                body_required=False,
+                errors=("503",),
+            )
+        },
+        "/dashboard": {
+            "get": _operation(
+                "getDashboard",
+                "The dashboard page (HTML with inline SVG charts)",
+                _response("200", _STR, "text/html"),
+                errors=("503",),
+            )
+        },
+        "/dashboard/data/{file}": {
+            "get": _operation(
+                "getDashboardDataset",
+                "One exported dataset file, e.g. run_history.json",
+                _response("200", _obj({"dataset": _STR, "rows": {"type": "array"}})),
+                parameters=[{"name": "file", "in": "path", "required": True, "schema": _STR}],
+                errors=("404", "503"),
+            )
+        },
         "/schedule/run": {
             "post": _operation(
                 "runSchedule",
