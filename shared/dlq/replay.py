@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared import logs
@@ -297,9 +296,3 @@ def callback_sender_from_env(plane: Plane) -> CallbackSender | None:
 
     settings = CallbackSettings.from_env()
     return CallbackSender(plane.store, settings, clock=plane.clock) if settings.url else None
-
-
-def replay_window(since: datetime | None, until: datetime | None) -> None:
-    """Reject an empty time range early (since after until)."""
-    if since and until and since > until:
-        raise ValueError("'since' must not be after 'until'")
