@@ -22,7 +22,7 @@ _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 @router.route("GET", "/dashboard")
 def page(request: Request) -> Response:
-    now = utcnow()
+    now = utcnow().replace(microsecond=0)
     current = current_documents(runtime.store(), now)
     html = render_dashboard(current.documents, subtitle=current.describe(now))
     headers = {**_NO_STORE, "Content-Security-Policy": CONTENT_SECURITY_POLICY}

@@ -71,9 +71,17 @@ def daily_success(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, int, int
 
 
 def _bar_chart(
-    chart_id: str, bars: Sequence[tuple[str, float, str, dict[str, str]]], top: float, colour: str
+    chart_id: str,
+    bars: Sequence[tuple[str, float, str, dict[str, str]]],
+    top: float,
+    colour: str,
+    *,
+    threshold: float | None = None,
 ) -> str:
-    """Vertical bars: (label, value, value text, data attributes); ``top`` is the full scale."""
+    """Vertical bars: (label, value, value text, data attributes); ``top`` is the full scale.
+
+    ``threshold`` draws a dashed line at that value (an SLO's limit).
+    """
     count = max(len(bars), 1)
     slot = (_WIDTH - 40) / count
     width = max(min(slot * 0.7, 60), 2)
@@ -84,6 +92,12 @@ def _bar_chart(
         f'<line x1="30" y1="{_BAR_AREA + 10}" x2="{_WIDTH - 5}" y2="{_BAR_AREA + 10}" '
         'stroke="#9ca3af"/>',
     ]
+    if threshold is not None and top > 0:
+        y = _BAR_AREA + 10 - threshold / top * _BAR_AREA
+        parts.append(
+            f'<line class="threshold" data-threshold-ms="{threshold:.1f}" x1="30" y1="{y:.1f}" '
+            f'x2="{_WIDTH - 5}" y2="{y:.1f}" stroke="#6b7280" stroke-dasharray="6 4"/>'
+        )
     for index, (label, value, text, data) in enumerate(bars):
         bar_height = 0.0 if top <= 0 else max(value, 0) / top * _BAR_AREA
         x = 35 + index * slot + (slot - width) / 2
@@ -174,7 +188,7 @@ def latency_section(latency_rollups: Document | None) -> str:
             charts.append(
                 f'<h3 data-source="{escape(source)}">{escape(source)} '
                 f"<small>(threshold {_ms(threshold)})</small></h3>"
-                + _bar_chart(f"chart-p95-{escape(source)}", bars, top, colour)
+                + _bar_chart(f"chart-p95-{escape(source)}", bars, top, colour, threshold=threshold)
             )
         body = "".join(charts)
     return f'<section id="p95-latency"><h2>p95 latency per hour</h2>{body}</section>'
