@@ -73,7 +73,6 @@ _HARMLESS_VALUE = re.compile(
 )
 _UNQUOTED_VALUE = re.compile(r"[^\s,;&\"'<>\])}\\]+")
 _PROSE_WORD = re.compile(r"[a-z]+")
-_REST_OF_LINE = re.compile(r'[^"\r\n]*')
 _SEPARATOR = r"(?:\\?[\"'])?[ \t]*(?P<sep>:=|=>|[:=])[ \t]*"
 
 
@@ -93,6 +92,10 @@ def _value_at(text: str, pos: int) -> _Value | None:
         if end == -1:
             end = _line_end(text, pos)
         return _Value(pos + 2, end, quoted=True)
+    if text.startswith(("{{", "${{"), pos):
+        closing = text.find("}}", pos)
+        if closing != -1:
+            return _Value(pos, closing + 2, quoted=False)  # a template reference
     quote = text[pos]
     if quote in "\"'":
         cursor = pos + 1
@@ -329,11 +332,22 @@ def _scheme_credential(match: re.Match[str], text: str, placeholder: str) -> Spa
 def _rest_of_value(text: str, pos: int) -> _Value:
     """A value that may hold spaces (cookie lists, Digest parameters): to the line's end.
 
-    It also stops at a double quote, so a header inside a JSON string keeps
-    the string closed.
+    A bare double quote ends it too, so a header quoted inside a JSON string
+    leaves the string closed; quotes that open a parameter (``response="..."``)
+    do not.
     """
-    found = _REST_OF_LINE.match(text, pos)
-    end = found.end() if found else pos
+    end = pos
+    in_parameter = False
+    while end < len(text) and text[end] not in "\r\n":
+        char = text[end]
+        if char == '"':
+            if in_parameter:
+                in_parameter = False
+            elif text[end - 1] == "=":
+                in_parameter = True
+            else:
+                break
+        end += 1
     while end > pos and text[end - 1] in " \t\\":
         end -= 1
     return _Value(pos, end, quoted=False)
@@ -428,6 +442,9 @@ def _email(match: re.Match[str], text: str, placeholder: str) -> Span | None:
     return Span(start, match.end(), placeholder)
 
 
+# Path-like segments: lowercase words, dates and numbers, or the empty
+# segment of "//"; random base64 almost never has two of them.
+_PATH_WORD = re.compile(r"[a-z]{2,}|[0-9][0-9-]*|")
 _SSH_PUBLIC_KEY_BLOBS = ("AAAAB3NzaC1", "AAAAC3NzaC1", "AAAAE2VjZHNh")
 
 
@@ -442,12 +459,14 @@ class HighEntropyRule:
             run = text[start:end]
             if run.startswith(_SSH_PUBLIC_KEY_BLOBS):
                 continue  # public keys are meant to be shown
-            if looks_random(run):
-                yield Span(start, end, placeholder)
+            segments = run.split("/")
+            if sum(1 for s in segments if _PATH_WORD.fullmatch(s)) < 2:
+                if looks_random(run):
+                    yield Span(start, end, placeholder)
                 continue
-            # a random segment inside a path or URL: /objects/<key>/meta
+            # a path or URL: only a random segment in it is a secret (/objects/<key>/meta)
             offset = start
-            for segment in run.split("/"):
+            for segment in segments:
                 if len(segment) >= 32 and looks_random(segment):
                     yield Span(offset, offset + len(segment), placeholder)
                 offset += len(segment) + 1
