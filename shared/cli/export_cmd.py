@@ -3,7 +3,9 @@
 ``dashboard`` runs one export (the same run ``POST /export/dashboard``
 makes), prints it as JSON and exits 0 when every dataset and the upload
 went through, 1 otherwise. ``verify`` re-checks the bundle in the store (or
-a directory with ``--dir``) and exits 1 naming the first problem.
+a directory with ``--dir``, or one kept bundle with ``--history``) and exits 1
+naming the first problem. The kept bundles never change, so they verify even
+while another export is moving ``exports/dashboard/`` forward.
 """
 
 from __future__ import annotations
@@ -62,7 +64,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     dashboard.set_defaults(func=run_dashboard)
     verify = commands.add_parser("verify", help="re-check checksums, row counts and schemas")
-    verify.add_argument("--dir", type=Path, help="verify a bundle directory instead of the store")
+    source = verify.add_mutually_exclusive_group()
+    source.add_argument("--dir", type=Path, help="verify a bundle directory instead of the store")
+    source.add_argument(
+        "--history",
+        type=int,
+        metavar="SEQUENCE",
+        help="verify the kept bundle of export SEQUENCE (it never changes once written)",
+    )
     verify.set_defaults(func=run_verify)
 
 
@@ -110,6 +119,14 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"opsplane: error: {args.dir} is not a directory", file=sys.stderr)
             return 2
         reader = directory_reader(args.dir)
+    elif args.history is not None:
+        from shared.exports.history import find_bundle
+
+        prefix = find_bundle(runtime.store(), args.history)
+        if prefix is None:
+            print(f"opsplane: error: no kept bundle of export {args.history}", file=sys.stderr)
+            return 2
+        reader = store_reader(runtime.store(), prefix)
     else:
         reader = store_reader(runtime.store())
     problems = verify_bundle(reader)

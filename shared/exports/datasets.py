@@ -64,8 +64,7 @@ def run_history(store: ObjectStore, now: datetime, *, days: int = RUN_HISTORY_DA
     first = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), UTC)
     first_run = _first_run_hour(store)
     summaries = {
-        info.name
-        for info in store.list(HOURLY_PREFIX, start_after=hour_object_name(first - HOUR))
+        info.name for info in store.list(HOURLY_PREFIX, start_after=hour_object_name(first - HOUR))
     }
     per_day: dict[date, Tally] = {}
     for hour in hours_between(first, now):

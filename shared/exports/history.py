@@ -39,6 +39,13 @@ def bundle_sequence(name: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
+def find_bundle(store: ObjectStore, sequence: int) -> str | None:
+    """The prefix of bundle ``sequence`` (None when pruned or never written)."""
+    for info in store.list(f"{HISTORY_PREFIX}{sequence:012d}-", page_size=1):
+        return info.name.rsplit("/", 1)[0] + "/"
+    return None
+
+
 def prune_history(
     store: ObjectStore, now: datetime, *, keep: timedelta = RETENTION, newest: int | None = None
 ) -> tuple[int, int | None]:

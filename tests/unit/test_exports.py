@@ -328,3 +328,14 @@ def test_cli_rejects_bad_arguments(argv: list[str], capsys) -> None:
 def test_dashboard_export_is_a_registered_schedule_job() -> None:
     """The schedule runner knows dashboard_export."""
     assert "dashboard_export" in registered_jobs()
+
+
+def test_verify_a_kept_bundle_by_sequence(store, capsys) -> None:
+    """--history N verifies bundle N; a damaged copy there is named; an unknown N exits 2."""
+    first = run_export(store, datasets=["slo_status"], clock=_clock())
+    run_export(store, datasets=["slo_status"], clock=_clock())
+    assert cli(["export", "verify", "--history", str(first.sequence)]) == 0
+    store.put(f"{first.history}slo_status.json", b"{}")
+    assert cli(["export", "verify", "--history", str(first.sequence)]) == 1
+    assert "slo_status.json: checksum mismatch" in capsys.readouterr().err
+    assert cli(["export", "verify", "--history", "99"]) == 2
