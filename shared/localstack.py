@@ -30,6 +30,7 @@ SOURCE = str(REPO_ROOT / "functions" / "main.py")
 # Embedded defaults; anything already set in the environment wins.
 DEV_API_TOKEN = "dev-token"  # noqa: S105 - a documented local-only default
 DEV_TASKS_TOKEN = "dev-tasks-token"  # noqa: S105 - a documented local-only default
+DEV_CALLBACK_SECRET = "dev-callback-secret"  # noqa: S105 - a documented local-only default
 
 # Background services: (label, "module:function"), each called as fn(stop_event).
 BACKGROUND_SERVICES: tuple[tuple[str, str], ...] = (
@@ -49,6 +50,9 @@ def local_environment(port: int, environ: Mapping[str, str]) -> dict[str, str]:
         "OPSPLANE_BASE_URL": f"http://127.0.0.1:{port}",
         "OPSPLANE_API_TOKENS": f"dev={DEV_API_TOKEN}",
         "TASKS_AUTH_TOKEN": DEV_TASKS_TOKEN,
+        # The executor reports every state change to the stack's own callbacks function.
+        "WORKER_CALLBACK_URL": f"http://127.0.0.1:{port}/callbacks",
+        "WORKER_CALLBACK_SIGNING_SECRET": DEV_CALLBACK_SECRET,
         # The local scheduler stands in for Cloud Scheduler: reports and the sweeper on.
         "OPSPLANE_SCHEDULE_CONFIG": str(REPO_ROOT / "config" / "schedule.local.json"),
     }
