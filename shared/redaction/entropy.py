@@ -41,6 +41,10 @@ _CHUNK_SPLIT = re.compile(r"[-_/+]+")
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
 _LETTERS_ONLY = re.compile(r"[A-Za-z]+")
 _BENIGN_CHUNK_LEN = 8
+_HEX_RUN = re.compile(r"[0-9a-f-]+|[0-9A-F-]+")
+_DROP_SEPARATORS = str.maketrans("", "", "+/_-")
+_DIGIT = re.compile(r"\d")
+_LETTER = re.compile(r"[A-Za-z]")
 _CAMEL_WORD = re.compile(r"[A-Z][a-z]{2,}")
 
 
@@ -107,12 +111,10 @@ def _benign_chunk(chunk: str) -> bool:
 
 def looks_random(candidate: str) -> bool:
     """True when a run of token characters looks like a key rather than text."""
-    alnum = "".join(c for c in candidate if c.isalnum())
-    if len(candidate) < MIN_RUN:
+    if len(candidate) < MIN_RUN or _HEX_RUN.fullmatch(candidate):
         return False
-    if not any(c.isdigit() for c in alnum) or not any(c.isalpha() for c in alnum):
-        return False
-    if _HEX.fullmatch(alnum):
+    alnum = candidate.translate(_DROP_SEPARATORS)
+    if _DIGIT.search(alnum) is None or _LETTER.search(alnum) is None:
         return False
     if all(_benign_chunk(chunk) for chunk in _CHUNK_SPLIT.split(candidate)):
         return False

@@ -66,6 +66,7 @@ class Redactor:
         self.placeholder = placeholder
         self.custom_rules = compile_custom_patterns(patterns)
         self.rules: tuple[Rule, ...] = (*self.custom_rules, *BUILTIN_RULES)
+        self._gate = _TriggerGate(self.rules)
 
     @classmethod
     def from_env(cls, env: Environ) -> Redactor:
@@ -97,8 +98,10 @@ class Redactor:
         # route keeps one character per character so spans stay aligned.
         lowered = text.lower() if text.isascii() else _ascii_lower(text)
         found: list[tuple[int, Span]] = []
-        for priority, rule in enumerate(self.rules):
-            for span in rule.find(text, lowered, self.placeholder):
+        placeholder = self.placeholder
+        rules = self.rules
+        for priority in self._gate.candidates(text, lowered):
+            for span in rules[priority].find(text, lowered, placeholder):
                 if span.end > span.start:
                     found.append((priority, span))
         return resolve(found) if found else []
@@ -146,6 +149,63 @@ class Redactor:
             return type(value)(items)
         finally:
             active.discard(marker)
+
+
+class _TriggerGate:
+    """Which rules can match a text, found in one pass over it.
+
+    Most log lines trigger none of the hundred-odd rules. Testing each
+    rule's trigger literals one by one costs more than running the few rules
+    that matter, so all triggers go into two Aho-Corasick automata (one for
+    case-sensitive triggers on the text, one for folded triggers on the
+    lowercased text) that report every trigger present in a single C pass.
+    Rules without triggers (custom patterns, random strings) always run.
+    """
+
+    # Past this length every trigger tends to occur somewhere, and substring
+    # tests (C speed, once per trigger) beat iterating over every hit.
+    LONG_TEXT = 4096
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        import ahocorasick
+
+        self._rules = tuple(rules)
+        self._always: list[int] = []
+        exact = ahocorasick.Automaton()
+        folded = ahocorasick.Automaton()
+        for priority, rule in enumerate(rules):
+            triggers = rule.triggers if isinstance(rule, PatternRule) else ()
+            if not triggers:
+                self._always.append(priority)
+                continue
+            automaton = folded if isinstance(rule, PatternRule) and rule.fold_case else exact
+            for trigger in triggers:
+                owners = automaton.get(trigger, ())
+                automaton.add_word(trigger, (*owners, priority))
+        self._exact = exact if len(exact) else None
+        self._folded = folded if len(folded) else None
+        for automaton in (self._exact, self._folded):
+            if automaton is not None:
+                automaton.make_automaton()
+
+    def candidates(self, text: str, lowered: str) -> list[int]:
+        """Priorities of the rules worth running on ``text``, in order."""
+        if len(text) > self.LONG_TEXT:
+            return [
+                priority
+                for priority, rule in enumerate(self._rules)
+                if not isinstance(rule, PatternRule)
+                or not rule.triggers
+                or any(t in (lowered if rule.fold_case else text) for t in rule.triggers)
+            ]
+        hits = set(self._always)
+        if self._exact is not None:
+            for _, owners in self._exact.iter(text):
+                hits.update(owners)
+        if self._folded is not None:
+            for _, owners in self._folded.iter(lowered):
+                hits.update(owners)
+        return sorted(hits)
 
 
 def _empty(value: Any) -> bool:

@@ -48,14 +48,18 @@ def _token(
     bounded: bool = True,
     judge: Judge | None = None,
     flags: int = 0,
+    triggers: tuple[str, ...] = (),
 ) -> PatternRule:
-    """A shaped token; its literal prefix is the trigger that gates it."""
+    """A shaped token; its literal prefix is the trigger that gates it.
+
+    Explicit ``triggers`` replace a prefix too short to be selective ("gh").
+    """
     literal = _literal_prefix(regex)
     return PatternRule(
         name=name,
         pattern=re.compile(regex, flags),
         placeholder=placeholder,
-        triggers=(literal,) if literal else (),
+        triggers=triggers or ((literal,) if literal else ()),
         bounded=bounded,
         judge=judge,
     )
@@ -97,15 +101,33 @@ TOKEN_RULES: tuple[PatternRule, ...] = (
         bounded=False,
         flags=re.DOTALL,
     ),
-    _token("github-token", r"gh[pousr]_[A-Za-z0-9]{20,255}" + _END, ph.GH_TOKEN),
+    _token(
+        "github-token",
+        r"gh[pousr]_[A-Za-z0-9]{20,255}" + _END,
+        ph.GH_TOKEN,
+        triggers=("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ),
     _token("github-fine-grained-token", r"github_pat_[A-Za-z0-9_]{20,255}", ph.GH_TOKEN),
     # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-api03-), DeepSeek...:
     # a digit somewhere in the body keeps words like sk-learn-style-names readable.
     _token("openai-style-key", r"sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"),
-    _token("stripe-secret-key", r"sk_(?:live|test|prod)_[A-Za-z0-9]{10,}" + _END),
-    _token("stripe-restricted-key", r"rk_(?:live|test|prod)_[A-Za-z0-9]{10,}" + _END),
+    _token(
+        "stripe-secret-key",
+        r"sk_(?:live|test|prod)_[A-Za-z0-9]{10,}" + _END,
+        triggers=("sk_live_", "sk_test_", "sk_prod_"),
+    ),
+    _token(
+        "stripe-restricted-key",
+        r"rk_(?:live|test|prod)_[A-Za-z0-9]{10,}" + _END,
+        triggers=("rk_live_", "rk_test_", "rk_prod_"),
+    ),
     _token("stripe-webhook-secret", r"whsec_[A-Za-z0-9+/=]{20,}"),
-    _token("slack-token", r"xox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]{10,}", ph.SLACK_TOKEN),
+    _token(
+        "slack-token",
+        r"xox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]{10,}",
+        ph.SLACK_TOKEN,
+        triggers=("xoxa-", "xoxb-", "xoxc-", "xoxd-", "xoxe", "xoxo-", "xoxp-", "xoxr-", "xoxs-"),
+    ),
     _token("slack-app-token", r"xapp-\d-[A-Za-z0-9-]{10,}", ph.SLACK_TOKEN),
     _token(
         "slack-webhook",
@@ -134,6 +156,20 @@ TOKEN_RULES: tuple[PatternRule, ...] = (
         "aws-access-key-id",
         r"A(?:KIA|SIA|3T[A-Z0-9]|GPA|IDA|ROA|IPA|NPA|NVA|PKA|BIA|CCA)[A-Z0-9]{16}(?![A-Za-z0-9])",
         ph.AWS_KEY,
+        triggers=(
+            "AKIA",
+            "ASIA",
+            "A3T",
+            "AGPA",
+            "AIDA",
+            "AROA",
+            "AIPA",
+            "ANPA",
+            "ANVA",
+            "APKA",
+            "ABIA",
+            "ACCA",
+        ),
     ),
     _token("google-api-key", r"AIza[0-9A-Za-z_-]{30,40}" + _END),
     _token("google-oauth-client-secret", r"GOCSPX-[A-Za-z0-9_-]{20,}"),
@@ -145,7 +181,21 @@ TOKEN_RULES: tuple[PatternRule, ...] = (
         ph.JWT,
     ),
     _token(
-        "gitlab-token", r"gl(?:pat|dt|ptt|rt|soat|cbt|imt|agent|oas|ft|ffct)-[A-Za-z0-9_-]{20,}"
+        "gitlab-token",
+        r"gl(?:pat|dt|ptt|rt|soat|cbt|imt|agent|oas|ft|ffct)-[A-Za-z0-9_-]{20,}",
+        triggers=(
+            "glpat-",
+            "gldt-",
+            "glptt-",
+            "glrt-",
+            "glsoat-",
+            "glcbt-",
+            "glimt-",
+            "glagent-",
+            "gloas-",
+            "glft-",
+            "glffct-",
+        ),
     ),
     _token("gitlab-runner-token", r"GR1348941[A-Za-z0-9_-]{20,}"),
     _token("npm-token", r"npm_[A-Za-z0-9]{30,}" + _END),
@@ -159,14 +209,22 @@ TOKEN_RULES: tuple[PatternRule, ...] = (
         bounded=False,
         judge=_with_head(r"[0-9a-f]{32}", 32),
     ),
-    _token("shopify-token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
+    _token(
+        "shopify-token",
+        r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}",
+        triggers=("shpat_", "shpca_", "shppa_", "shpss_"),
+    ),
     _token("huggingface-token", r"hf_[A-Za-z0-9]{30,}" + _END),
     _token("huggingface-org-token", r"api_org_[A-Za-z0-9]{30,}" + _END),
     _token("replicate-token", r"r8_[A-Za-z0-9]{30,}" + _END),
     _token("groq-key", r"gsk_[A-Za-z0-9]{40,}"),
     _token("perplexity-key", r"pplx-[A-Za-z0-9]{40,}"),
     _token("xai-key", r"xai-[A-Za-z0-9]{40,}"),
-    _token("docker-hub-token", r"dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,}"),
+    _token(
+        "docker-hub-token",
+        r"dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,}",
+        triggers=("dckr_pat_", "dckr_oat_"),
+    ),
     _token("pulumi-token", r"pul-[a-f0-9]{40}"),
     _token("supabase-token", r"sbp_[a-f0-9]{40}"),
     _token("supabase-secret-key", r"sb_secret_[A-Za-z0-9_-]{20,}"),
@@ -178,17 +236,23 @@ TOKEN_RULES: tuple[PatternRule, ...] = (
     _token("postman-key", r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}"),
     _token("grafana-cloud-token", r"glc_[A-Za-z0-9+/]{32,}={0,2}"),
     _token("grafana-service-account-token", r"glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
-    _token("new-relic-key", r"NR(?:AK|II|JS|AA)-[A-Za-z0-9]{20,}"),
-    _token("sentry-token", r"sntry[su]_[A-Za-z0-9+/=_-]{40,}"),
+    _token(
+        "new-relic-key",
+        r"NR(?:AK|II|JS|AA)-[A-Za-z0-9]{20,}",
+        triggers=("NRAK-", "NRII-", "NRJS-", "NRAA-"),
+    ),
+    _token("sentry-token", r"sntry[su]_[A-Za-z0-9+/=_-]{40,}", triggers=("sntrys_", "sntryu_")),
     _token("heroku-token", r"HRKU-[A-Za-z0-9_-]{20,}"),
     _token("contentful-token", r"CFPAT-[A-Za-z0-9_-]{40,}"),
     _token("planetscale-token", r"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9=._-]{32,}"),
-    _token("vault-token", r"hv[sbr]\.[A-Za-z0-9_-]{24,}"),
-    _token("digitalocean-token", r"do[opr]_v1_[a-f0-9]{64}"),
-    _token("square-token", r"sq0(?:atp|csp)-[A-Za-z0-9_-]{22,}"),
+    _token("vault-token", r"hv[sbr]\.[A-Za-z0-9_-]{24,}", triggers=("hvs.", "hvb.", "hvr.")),
+    _token(
+        "digitalocean-token", r"do[opr]_v1_[a-f0-9]{64}", triggers=("dop_v1_", "doo_v1_", "dor_v1_")
+    ),
+    _token("square-token", r"sq0(?:atp|csp)-[A-Za-z0-9_-]{22,}", triggers=("sq0atp-", "sq0csp-")),
     _token("square-or-facebook-token", r"EAA[A-Za-z0-9]{50,}"),
     _token("age-secret-key", r"AGE-SECRET-KEY-1[A-Z0-9]{50,}"),
-    _token("atlassian-token", r"AT(?:ATT|CTT)3[A-Za-z0-9_=-]{100,}"),
+    _token("atlassian-token", r"AT(?:ATT|CTT)3[A-Za-z0-9_=-]{100,}", triggers=("ATATT3", "ATCTT3")),
     _token("doppler-token", r"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,}"),
     _token(
         "terraform-cloud-token",
@@ -197,7 +261,11 @@ TOKEN_RULES: tuple[PatternRule, ...] = (
         judge=_with_head(r"[A-Za-z0-9]{14}", 14),
     ),
     _token("flyio-token", r"fo1_[A-Za-z0-9_-]{40,}"),
-    _token("flyio-macaroon", r"fm[12][ar]?_[A-Za-z0-9+/=]{100,}"),
+    _token(
+        "flyio-macaroon",
+        r"fm[12][ar]?_[A-Za-z0-9+/=]{100,}",
+        triggers=("fm1_", "fm2_", "fm1a_", "fm1r_", "fm2a_", "fm2r_"),
+    ),
     _token(
         "azure-ad-client-secret",
         r"Q~[A-Za-z0-9_~.-]{31,34}",
@@ -210,7 +278,7 @@ TOKEN_RULES: tuple[PatternRule, ...] = (
     _token("shippo-token", r"shippo_(?:live|test)_[a-f0-9]{40}"),
     _token("flutterwave-key", r"FLWSECK(?:_TEST)?-[a-f0-9]{32}-X"),
     _token("duffel-token", r"duffel_(?:test|live)_[A-Za-z0-9_=-]{40,}"),
-    _token("easypost-key", r"EZ[AT]K[A-Za-z0-9]{50,}"),
+    _token("easypost-key", r"EZ[AT]K[A-Za-z0-9]{50,}", triggers=("EZAK", "EZTK")),
     _token("frameio-token", r"fio-u-[A-Za-z0-9_=-]{60,}"),
     _token("typeform-token", r"tfp_[A-Za-z0-9_.=-]{50,}"),
     _token("airtable-token", r"pat[A-Za-z0-9]{14}\.[a-f0-9]{64}"),
