@@ -110,7 +110,11 @@ class ExportResult:
 
 
 def provenance_for(
-    command: str, datasets: Sequence[str], extra: Mapping[str, Any] | None = None
+    command: str,
+    datasets: Sequence[str],
+    extra: Mapping[str, Any] | None = None,
+    *,
+    store: ObjectStore | None = None,
 ) -> dict[str, Any]:
     """``command``, ``commit_sha`` and ``inputs`` (store prefixes read), plus a file's extras.
 
@@ -119,8 +123,9 @@ def provenance_for(
     """
     from shared import runtime
 
+    url = (store or runtime.store()).url
     inputs: dict[str, Any] = {
-        "store": redact_text(runtime.store().url.split("://", 1)[0] + "://"),
+        "store": redact_text(url.split("://", 1)[0] + "://"),
         "prefixes": sorted({p for name in datasets for p in DATASETS[name].inputs}),
     }
     given = dict(extra or {})

@@ -22,7 +22,7 @@ def dashboard_export_job(ctx: JobContext) -> JobResult:
     """One export of every dataset."""
     result = run_export(
         ctx.store,
-        provenance=provenance_for(f"schedule:{JOB_NAME}", DATASET_NAMES),
+        provenance=provenance_for(f"schedule:{JOB_NAME}", DATASET_NAMES, store=ctx.store),
         upload_command=env_optional(os.environ, UPLOAD_COMMAND_VARIABLE),
         clock=ctx.clock,
         record_run=False,

@@ -339,3 +339,22 @@ def test_verify_a_kept_bundle_by_sequence(store, capsys) -> None:
     assert cli(["export", "verify", "--history", str(first.sequence)]) == 1
     assert "slo_status.json: checksum mismatch" in capsys.readouterr().err
     assert cli(["export", "verify", "--history", "99"]) == 2
+
+
+def test_the_schedule_runner_runs_dashboard_export_and_records_it_once(store) -> None:
+    """A forced dashboard_export through the runner exports and leaves one run-log record."""
+    from shared.schedule.config import parse_config
+    from shared.schedule.runner import ScheduleRunner
+
+    seed(store)
+    config = parse_config(
+        {"enabled": True, "jobs": {"dashboard_export": {"cadence": "every", "everyMinutes": 60}}}
+    )
+    runner = ScheduleRunner(store, config, clock=_clock())
+    (outcome,) = runner.run_once(NOW, force=True, only="dashboard_export")
+    assert outcome.status.value == "ok", outcome.to_json()
+    assert verify_bundle(store_reader(store)) == []
+    (record,) = RunLog(store).read(job="dashboard_export")
+    assert record.artefacts["manifest"] == MANIFEST_NAME
+    provenance = _json(store, MANIFEST_NAME)["provenance"]
+    assert provenance["command"] == "schedule:dashboard_export"
