@@ -3,8 +3,8 @@
 For every deployed function the check asks the routes its own router
 declares as health checks (``GET /health``, ``GET /health/test``,
 ``GET /tasks/health``...). A function without one is asked ``GET`` on the
-first path it owns: if opsplane's HTTP edge answers below 500 (a JSON body
-with an ``X-Request-Id``: a 401, 404 or 405 is fine), the function is serving
+first path it owns: if opsplane's HTTP edge answers below 500 (with its
+``X-Request-Id``; a 401, 404 or 405 is fine there), the function is serving
 but has no health route, which is reported as ``serving``, not as a failure.
 Anything else (no answer, a 5xx, a 503 from a readiness check, Cloud Run's
 own 401/403) fails the check.
@@ -149,7 +149,9 @@ def _json(response: httpx.Response) -> dict[str, Any] | None:
 def _judge(probe: Probe, response: httpx.Response) -> tuple[Outcome, str]:
     body = _json(response)
     status = response.status_code
-    from_our_edge = "x-request-id" in response.headers and body is not None
+    # opsplane's edge stamps every answer, JSON or HTML, with X-Request-Id;
+    # Cloud Run's own refusals and foreign servers do not.
+    from_our_edge = "x-request-id" in response.headers
     if not probe.declared and from_our_edge and status < 500:
         return Outcome.SERVING, "the function answers; it has no health route"
     if status == 200 and body is not None:

@@ -195,6 +195,18 @@ def test_non_json_answer_fails(scripted: Scripted) -> None:
     assert "not a JSON answer" in result.detail
 
 
+def test_html_page_from_the_edge_is_serving(scripted: Scripted) -> None:
+    """A function whose prefix serves HTML (the dashboard) is up when the edge answers."""
+    scripted.routes["/dashboard"] = (
+        200,
+        b"<html>dashboard</html>",
+        {"Content-Type": "text/html", "X-Request-Id": "req-2"},
+        0.0,
+    )
+    [result] = vd.verify([vd.Probe("dashboard", scripted.url, "/dashboard", declared=False)])
+    assert result.outcome is vd.Outcome.SERVING
+
+
 def test_404_from_something_else_is_not_serving(scripted: Scripted) -> None:
     """A 404 without the edge's request id (wrong URL, another app) fails, even undeclared."""
     [result] = vd.verify([vd.Probe("runs", scripted.url, "/runs", declared=False)])
