@@ -42,3 +42,13 @@ output "image" {
   description = "The image the services run (make plan reuses it)."
   value       = var.image
 }
+
+output "operator_env" {
+  description = "Environment for running the opsplane CLI against this deployment (store, queue, delivery settings)."
+  value = {
+    for name in [
+      "OPSPLANE_STORE", "OPSPLANE_QUEUE", "TASKS_QUEUE_NAME", "TASKS_TARGET_BASE_URL",
+      "TASKS_OIDC_SERVICE_ACCOUNT", "TASKS_OIDC_AUDIENCE", "TASKS_MAX_ATTEMPTS", "WORKER_CALLBACK_URL",
+    ] : name => local.common_env[name]
+  }
+}
