@@ -1,4 +1,4 @@
-"""``GET /dashboard`` (HTML) and ``GET /dashboard/data/<dataset>.json``.
+"""``GET /dashboard`` (HTML) and ``GET /dashboard/data/<dataset>.json`` (or ``manifest.json``).
 
 The page renders the exported datasets (a dataset not exported yet is built
 for the request, not stored). Both routes are read-only operations data and

@@ -187,8 +187,11 @@ def run_export(
         name: put_newer(store, dataset_object_name(name), data, sequence)
         for name, data in built.items()
     }
-    if entries:
-        merge_manifest(store, entries, prov, now)
+    # Only what this run published goes into the manifest: an entry for a file a
+    # newer run has already replaced would name a checksum no file has.
+    mine = {name: entry for name, entry in entries.items() if published[name]}
+    if mine:
+        merge_manifest(store, mine, prov, now)
 
     pruned, oldest_kept = prune_history(store, now, newest=sequence)
     if oldest_kept is not None:

@@ -412,7 +412,7 @@ def _paths() -> dict[str, Schema]:
         "/dashboard/data/{file}": {
             "get": _operation(
                 "getDashboardDataset",
-                "One exported dataset file, e.g. run_history.json",
+                "One exported dataset file (e.g. run_history.json) or manifest.json",
                 _response("200", _obj({"dataset": _STR, "rows": {"type": "array"}})),
                 parameters=[{"name": "file", "in": "path", "required": True, "schema": _STR}],
                 errors=("404", "503"),

@@ -10,7 +10,7 @@ from functions_framework import create_app
 
 from shared import runtime
 from shared.clock import utcnow
-from shared.exports import MANIFEST_NAME, store_reader, verify_bundle
+from shared.exports import MANIFEST_NAME, directory_reader, store_reader, verify_bundle
 from shared.exports.page import daily_success
 from tests.unit.test_exports_seed import seed
 
@@ -142,3 +142,16 @@ def test_dashboard_is_read_only(dashboard_client) -> None:
     response = dashboard_client.post("/dashboard")
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET"
+
+
+def test_a_bundle_downloaded_over_http_verifies(export_client, dashboard_client, tmp_path) -> None:
+    """manifest.json and each dataset fetched from /dashboard/data/ verify as a directory."""
+    seed(runtime.store(), utcnow())
+    export_client.post("/export/dashboard", headers=AUTH)
+    manifest = dashboard_client.get("/dashboard/data/manifest.json")
+    assert manifest.status_code == 200
+    (tmp_path / "manifest.json").write_bytes(manifest.get_data())
+    for entry in manifest.get_json()["datasets"]:
+        name = f"{entry['dataset']}.json"
+        (tmp_path / name).write_bytes(dashboard_client.get(f"/dashboard/data/{name}").get_data())
+    assert verify_bundle(directory_reader(tmp_path)) == []
