@@ -223,7 +223,9 @@ def merge_manifest(
             return current
         ours_newest = max((e.sequence for e in ours.values()), default=0)
         kept_provenance = (
-            provenance if ours_newest >= newest or current is None else current["provenance"]
+            provenance
+            if ours_newest >= newest or current is None
+            else current.get("provenance", provenance)
         )
         document = manifest_document(entries, kept_provenance, now)
         try:

@@ -155,3 +155,15 @@ def test_a_bundle_downloaded_over_http_verifies(export_client, dashboard_client,
         name = f"{entry['dataset']}.json"
         (tmp_path / name).write_bytes(dashboard_client.get(f"/dashboard/data/{name}").get_data())
     assert verify_bundle(directory_reader(tmp_path)) == []
+
+
+def test_a_broken_schedule_file_leaves_the_rest_of_the_page(dashboard_client, monkeypatch) -> None:
+    """An unreadable schedule config marks that dataset unavailable; the page still renders."""
+    expected = seed(runtime.store(), utcnow())
+    monkeypatch.setenv("OPSPLANE_SCHEDULE_CONFIG", "/nonexistent/schedule.json")
+    response = dashboard_client.get("/dashboard")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "unavailable: schedule_status" in html
+    for source, state in expected.slo_states.items():
+        assert f'data-source="{source}" data-state="{state}"' in html
