@@ -12,7 +12,10 @@ Writers never blindly overwrite: a dataset document and the manifest are
 replaced by compare-and-swap, and only by a run with a higher sequence than
 what is stored. Exports racing therefore end with every dataset file holding
 the newest document and the manifest holding that document's checksum;
-an export of some datasets keeps the other datasets' entries.
+an export of some datasets keeps the other datasets' entries. While a run
+is between writing a file and the manifest, a reader can see the two
+disagree; the run's bundle under ``exports/history/`` never changes after it
+is written, so that is the snapshot to copy or verify mid-export.
 """
 
 from __future__ import annotations
