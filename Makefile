@@ -58,6 +58,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check functions shared tests bench
 	$(VENV)/bin/ruff format --check functions shared tests bench
 	$(VENV)/bin/mypy shared functions
+	$(VENV)/bin/bandit -q -r functions shared --severity-level medium --confidence-level medium
+	$(PY) -m tests.security.pip_audit_gate
+
+# The long forms: a 5-minute soak at the local stack's capacity and a longer API fuzz.
+soak: $(STAMP)
+	@mkdir -p .opsplane
+	$(PY) -m tests.load.soak --seconds 300 --report .opsplane/soak.json
+	OPSPLANE_FUZZ_EXAMPLES=500 OPSPLANE_FUZZ_RANDOM=1 $(PY) -m pytest tests/fuzz -q
 
 # make deploy PROJECT=my-project [REGION=us-central1] [TAG=...]: Cloud Build tests,
 # builds and pushes the image (cloudbuild.yaml), then Terraform applies infra/
