@@ -68,7 +68,7 @@ def seeder(store: MemoryStore) -> Seeder:
 MESSAGES = {
     "timeout": "GET https://api.example.com/v1/items timed out after 30s",
     "temporary_failure": "POST https://hooks.example.com answered 503: upstream down",
-    "auth": "401 from https://api.example.com token=ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    "auth": "401 from https://api.example.com token=ghp_R4nd0mT0kenV4lu3xYz9QwErTyUiOp123456",
 }
 
 
@@ -164,7 +164,7 @@ def test_failure_reasons_are_redacted_everywhere(store: MemoryStore, seeder: See
     at = PERIOD_START + timedelta(hours=2)
     seeder.play("http", at, [(0.5, "auth")], message=MESSAGES["auth"])
     bundle = make_report(store, "daily", NOW)
-    secret = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+    secret = "ghp_R4nd0mT0kenV4lu3xYz9QwErTyUiOp123456"
     summary = store.get(hour_object_name(at)).data.decode()
     for text in (bundle.markdown, json.dumps(bundle.payload), summary):
         assert secret not in text
