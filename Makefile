@@ -73,7 +73,7 @@ soak: $(STAMP)
 REGION ?= us-central1
 TAG := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)-$(shell date -u +%Y%m%d%H%M%S)
 IMAGE ?= $(REGION)-docker.pkg.dev/$(PROJECT)/opsplane/opsplane:$(TAG)
-DEPLOY_ENV = PROJECT="$(PROJECT)" REGION="$(REGION)" IMAGE="$(IMAGE)"
+DEPLOY_ENV = PROJECT="$(PROJECT)" REGION="$(REGION)" IMAGE="$(IMAGE)" COMMIT_SHA="$(shell git rev-parse HEAD 2>/dev/null)"
 
 deploy:
 	@$(DEPLOY_ENV) NEED="gcloud terraform" infra/deploy.sh check
@@ -85,7 +85,8 @@ deploy:
 
 plan:
 	@PROJECT="$(PROJECT)" REGION="$(REGION)" NEED="terraform" infra/deploy.sh check
-	@PROJECT="$(PROJECT)" REGION="$(REGION)" $(if $(filter command line,$(origin IMAGE)),IMAGE="$(IMAGE)") infra/deploy.sh plan
+	@PROJECT="$(PROJECT)" REGION="$(REGION)" COMMIT_SHA="$(shell git rev-parse HEAD 2>/dev/null)" \
+		$(if $(filter command line,$(origin IMAGE)),IMAGE="$(IMAGE)") infra/deploy.sh plan
 
 clean:
 	rm -rf $(VENV) $(TASKS_EMULATOR_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache

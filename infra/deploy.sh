@@ -8,7 +8,7 @@
 #   infra/deploy.sh plan           terraform plan  (IMAGE optional: the deployed one)
 #   infra/deploy.sh apply          terraform apply (IMAGE required)
 #
-# Environment: PROJECT (required), REGION (us-central1), IMAGE,
+# Environment: PROJECT (required), REGION (us-central1), IMAGE, COMMIT_SHA,
 # TF_STATE_BUCKET (PROJECT-opsplane-tfstate), NAME (opsplane),
 # NEED (tools the step needs; `check` only).
 set -eu
@@ -71,14 +71,16 @@ case "$1" in
         image=${IMAGE:-$(terraform output -raw image 2>/dev/null || true)}
         [ -n "$image" ] || image="$REGION-docker.pkg.dev/$PROJECT/$NAME/$NAME:not-built-yet"
         terraform plan -input=false \
-            -var "project_id=$PROJECT" -var "region=$REGION" -var "name=$NAME" -var "image=$image"
+            -var "project_id=$PROJECT" -var "region=$REGION" -var "name=$NAME" -var "image=$image" \
+            -var "commit_sha=${COMMIT_SHA:-}"
         ;;
     apply)
         need terraform
         [ -n "${IMAGE:-}" ] || die "IMAGE is not set (the image Cloud Build pushed)"
         init
         terraform apply -input=false -auto-approve \
-            -var "project_id=$PROJECT" -var "region=$REGION" -var "name=$NAME" -var "image=$IMAGE"
+            -var "project_id=$PROJECT" -var "region=$REGION" -var "name=$NAME" -var "image=$IMAGE" \
+            -var "commit_sha=${COMMIT_SHA:-}"
         echo "deploy: done. Check it with:"
         echo "  terraform -chdir=infra output -json service_urls > service_urls.json"
         echo "  OPSPLANE_ID_TOKEN=\$(gcloud auth print-identity-token) opsplane verify-deployment --services-json service_urls.json"

@@ -165,6 +165,8 @@ locals {
   # Environment set only when the variable behind it is given.
   optional_env = {
     GITHUB_REPOSITORY                = var.github_repository
+    OPSPLANE_APPROVERS               = join(",", var.approvers)
+    OPSPLANE_COMMIT_SHA              = var.commit_sha
     OPSPLANE_JOB_POLICIES            = var.job_policies_json
     OPSPLANE_API_OIDC_ALLOWED_EMAILS = join(",", var.api_oidc_allowed_emails)
     OPSPLANE_API_OIDC_AUDIENCE       = length(var.api_oidc_allowed_emails) > 0 ? local.oidc_audience : ""

@@ -187,3 +187,15 @@ variable "callback_url" {
     error_message = "callback_url must be an https:// URL."
   }
 }
+
+variable "approvers" {
+  description = "OPSPLANE_APPROVERS: GitHub logins allowed to approve runs waiting for approval; empty means nobody."
+  type        = list(string)
+  default     = []
+}
+
+variable "commit_sha" {
+  description = "OPSPLANE_COMMIT_SHA: the commit the image was built from, recorded in export manifests (make deploy sets it)."
+  type        = string
+  default     = ""
+}
