@@ -17,7 +17,6 @@ preconditions hold across threads and processes on one machine.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import errno
 import fcntl
@@ -207,33 +206,41 @@ class FileStore(ObjectStore):
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         after = max(filter(None, (page_token, start_after)), default=None)
-        with _translated(prefix):
-            names = sorted(self._names_under(prefix))
-        start = bisect.bisect_right(names, after) if after else 0
         items: list[ObjectInfo] = []
-        position = start
-        while position < len(names) and len(items) < page_size:
-            name = names[position]
-            position += 1
-            info = _read_info(self._path(name), name)
-            if info is not None:  # None: deleted since the directory walk
+        more = False
+        with _translated(prefix):
+            for info in self._infos(prefix, after):
+                if len(items) == page_size:
+                    more = True
+                    break
                 items.append(info)
-        more = position < len(names)
-        return Page(items, items[-1].name if more and items else None)
+        return Page(items, items[-1].name if more else None)
+
+    def list(
+        self,
+        prefix: str = "",
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        start_after: str | None = None,
+    ) -> Iterator[ObjectInfo]:
+        """One ordered walk for the whole listing, instead of one walk per page."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        with _translated(prefix):
+            yield from self._infos(prefix, start_after)
 
     # -- helpers -----------------------------------------------------------
 
-    def _names_under(self, prefix: str) -> Iterator[str]:
-        """Every object name starting with ``prefix``, in no particular order."""
+    def _infos(self, prefix: str, after: str | None) -> Iterator[ObjectInfo]:
         dir_part, _, _ = prefix.rpartition("/")
         directory = self._objects
         segments = dir_part.split("/") if dir_part else []
         for segment in segments:
             directory /= _encode(segment) + _DIR_SUFFIX
-        base = "/".join(segments)
-        for name in _walk(directory, base):
-            if name.startswith(prefix):
-                yield name
+        for name in _ordered_walk(directory, "/".join(segments), prefix, after):
+            info = _read_info(self._path(name), name)
+            if info is not None:  # None: deleted since the directory was read
+                yield info
 
     def _create_temp(self, path: Path) -> Path:
         tmp = path.with_name(f".{secrets.token_hex(8)}{_TMP_SUFFIX}")
@@ -258,19 +265,42 @@ class FileStore(ObjectStore):
             directory = directory.parent
 
 
-def _walk(directory: Path, base: str) -> Iterator[str]:
+def _ordered_walk(directory: Path, base: str, prefix: str, after: str | None) -> Iterator[str]:
+    """Names under ``directory`` in name order that start with ``prefix`` and sort after ``after``.
+
+    A directory ``seg`` sorts as ``seg/``: every name inside it starts with
+    that, so sorting siblings this way yields the global name order, and a
+    whole subtree that sorts before ``after`` or outside ``prefix`` is skipped
+    without being read.
+    """
     try:
         entries = list(os.scandir(directory))
     except (FileNotFoundError, NotADirectoryError):
         return
+    children: list[tuple[str, bool, str, str]] = []
     for entry in entries:
         if entry.name.endswith(_OBJ_SUFFIX):
-            segment = unquote(entry.name[: -len(_OBJ_SUFFIX)])
-            yield f"{base}/{segment}" if base else segment
+            name = _join(base, unquote(entry.name[: -len(_OBJ_SUFFIX)]))
+            children.append((name, False, name, entry.path))
         elif entry.name.endswith(_DIR_SUFFIX) and entry.is_dir(follow_symlinks=False):
-            segment = unquote(entry.name[: -len(_DIR_SUFFIX)])
-            yield from _walk(Path(entry.path), f"{base}/{segment}" if base else segment)
+            name = _join(base, unquote(entry.name[: -len(_DIR_SUFFIX)]))
+            children.append((name + "/", True, name, entry.path))
         # anything else (temporary files) is not an object
+    children.sort()
+    for key, is_dir, name, path in children:
+        if not is_dir:
+            if name.startswith(prefix) and (after is None or name > after):
+                yield name
+            continue
+        if not (key.startswith(prefix) or prefix.startswith(key)):
+            continue
+        if after is not None and after >= key and not after.startswith(key):
+            continue  # everything in this subtree sorts before ``after``
+        yield from _ordered_walk(Path(path), name, prefix, after)
+
+
+def _join(base: str, segment: str) -> str:
+    return f"{base}/{segment}" if base else segment
 
 
 def _encode(segment: str) -> str:

@@ -235,6 +235,25 @@ def test_list_start_after_skips_up_to_and_including_the_name(store: ObjectStore)
     assert [i.name for i in store.list("s/", start_after="a")] == names
 
 
+def test_listing_orders_nested_names_as_plain_strings(store: ObjectStore) -> None:
+    """Nested names list in plain string order, and start_after can land inside a subtree."""
+    names = ["t/a", "t/a-b", "t/a/x", "t/a/y/z", "t/a0", "t/b"]  # sorted() order
+    for name in reversed(names):
+        store.put(name, b"x")
+    assert [i.name for i in store.list("t/")] == names
+    assert [i.name for i in store.list("t/", start_after="t/a/x")] == names[3:]
+    assert [i.name for i in store.list("t/", start_after="t/a/zz")] == names[4:]
+    assert [i.name for i in store.list("t/a/")] == ["t/a/x", "t/a/y/z"]
+    paged, token = [], None
+    while True:
+        page = store.list_page("t/", page_size=2, page_token=token)
+        paged.extend(i.name for i in page.items)
+        if page.next_token is None:
+            break
+        token = page.next_token
+    assert paged == names
+
+
 def test_list_of_an_empty_prefix_is_empty(store: ObjectStore) -> None:
     """Listing a prefix with no objects gives one empty last page."""
     store.put("x/1", b"x")
