@@ -73,6 +73,10 @@ _HARMLESS_VALUE = re.compile(
 )
 _UNQUOTED_VALUE = re.compile(r"[^\s,;&\"'<>\])}\\]+")
 _PROSE_WORD = re.compile(r"[a-z]+")
+_QUOTED_BODY = {
+    '"': re.compile(r'(?:[^"\\\n]|\\.)*'),
+    "'": re.compile(r"(?:[^'\\\n]|\\.)*"),
+}
 _SEPARATOR = r"(?:\\?[\"'])?[ \t]*(?P<sep>:=|=>|[:=])[ \t]*"
 
 
@@ -88,37 +92,48 @@ def _value_at(text: str, pos: int) -> _Value | None:
     if pos >= len(text):
         return None
     if text.startswith('\\"', pos):
-        end = text.find('\\"', pos + 2)
+        end = text.find('\\"', pos + 2, _line_end(text, pos))
         if end == -1:
             end = _line_end(text, pos)
         return _Value(pos + 2, end, quoted=True)
     if text.startswith(("{{", "${{"), pos):
-        closing = text.find("}}", pos)
+        closing = text.find("}}", pos, _line_end(text, pos))
         if closing != -1:
             return _Value(pos, closing + 2, quoted=False)  # a template reference
-    quote = text[pos]
-    if quote in "\"'":
-        cursor = pos + 1
-        while cursor < len(text) and text[cursor] not in (quote, "\n"):
-            cursor += 2 if text[cursor] == "\\" else 1
-        return _Value(pos + 1, min(cursor, len(text)), quoted=True)
-    found = _UNQUOTED_VALUE.match(text, pos)
+    body = _QUOTED_BODY.get(text[pos])
+    if body is not None:
+        inside = body.match(text, pos + 1, _line_end(text, pos))
+        return _Value(pos + 1, inside.end() if inside else pos + 1, quoted=True)
+    found = _UNQUOTED_VALUE.match(text, pos, _line_end(text, pos))
     return _Value(pos, found.end(), quoted=False) if found else None
 
 
+# Every search from a match is bounded, so a text with thousands of matches
+# on one huge line stays linear instead of rescanning the line per match.
+_REACH = 1024
+_DSN_REACH = 512  # a connection string's parts sit close to its password
+_KEY_REACH = 256
+
+
 def _line_end(text: str, pos: int) -> int:
-    end = text.find("\n", pos)
-    return len(text) if end == -1 else end
+    """End of the line at ``pos`` (or ``_REACH`` characters on, if sooner)."""
+    limit = min(len(text), pos + _REACH)
+    end = text.find("\n", pos, limit)
+    return limit if end == -1 else end
 
 
 def _line_start(text: str, pos: int) -> int:
-    return text.rfind("\n", 0, pos) + 1
+    """Start of the line at ``pos`` (or ``_REACH`` characters back, if later)."""
+    limit = max(0, pos - _REACH)
+    start = text.rfind("\n", limit, pos)
+    return limit if start == -1 else start + 1
 
 
 def _key_before(text: str, end: int) -> tuple[int, str]:
     """The field name that ends at ``end`` (scanning back over name characters)."""
     start = end
-    while start > 0 and text[start - 1] in _KEY_CHARS:
+    floor = max(0, end - _KEY_REACH)
+    while start > floor and text[start - 1] in _KEY_CHARS:
         start -= 1
     return start, text[start:end]
 
@@ -150,7 +165,9 @@ def _placeholder_for(key: str, text: str, position: int, generic: str) -> str:
     if "aws" in normalized and ("secret" in normalized or "access_key" in normalized):
         return ph.AWS_KEY
     if _DSN_PASSWORD_KEY.search(normalized):
-        line = text[_line_start(text, position) : _line_end(text, position)].lower()
+        start = max(_line_start(text, position), position - _DSN_REACH)
+        end = min(_line_end(text, position), position + _DSN_REACH)
+        line = text[start:end].lower()
         if _DSN_CONTEXT.search(line):
             return ph.DB_DSN
     return generic
@@ -267,8 +284,9 @@ def _authorization(match: re.Match[str], text: str, placeholder: str) -> Span | 
         name = ""
     if quoted:
         closing = text[match.end() - 1]
-        end = text.find(closing, pos)
-        end = _line_end(text, pos) if end == -1 else min(end, _line_end(text, pos))
+        line_end = _line_end(text, pos)
+        end = text.find(closing, pos, line_end)
+        end = line_end if end == -1 else end
         if end > pos and text[end - 1] == "\\":
             end -= 1  # the closing quote was escaped: \"Bearer abc\"
         value = _Value(pos, end, quoted=True)
@@ -337,8 +355,9 @@ def _rest_of_value(text: str, pos: int) -> _Value:
     do not.
     """
     end = pos
+    limit = _line_end(text, pos)
     in_parameter = False
-    while end < len(text) and text[end] not in "\r\n":
+    while end < limit and text[end] != "\r":
         char = text[end]
         if char == '"':
             if in_parameter:
@@ -462,7 +481,7 @@ class HighEntropyRule:
             segments = run.split("/")
             if sum(1 for s in segments if _PATH_WORD.fullmatch(s)) < 2:
                 if looks_random(run):
-                    yield Span(start, end, placeholder)
+                    yield Span(start, end, placeholder, True)
                 continue
             # a path or URL: only a random segment in it is a secret (/objects/<key>/meta)
             offset = start
@@ -518,7 +537,7 @@ CONTEXT_RULES: tuple[PatternRule | HighEntropyRule, ...] = (
     *(_key_value_rule(anchor) for anchor in _KEY_ANCHORS),
     PatternRule(
         name="cli-secret-flag",
-        pattern=re.compile(r"--[a-z0-9-]*?(?P<anchor_end>)(?<=[a-z0-9])[ \t]+(?=[^\s-])"),
+        pattern=re.compile(r"--[a-z0-9-]{0,48}?(?P<anchor_end>)(?<=[a-z0-9])[ \t]+(?=[^\s-])"),
         triggers=("--",),
         fold_case=True,
         judge=_cli_flag,

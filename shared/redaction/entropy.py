@@ -39,7 +39,7 @@ MIN_ENTROPY_BITS = 3.5
 
 _CHUNK_SPLIT = re.compile(r"[-_/+]+")
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
-_LETTERS_ONLY = re.compile(r"[A-Za-z]+")
+_WORDS = re.compile(r"[a-z]*(?:[A-Z][a-z]+)*|[A-Z]+")
 _BENIGN_CHUNK_LEN = 8
 _HEX_RUN = re.compile(r"[0-9a-f-]+|[0-9A-F-]+")
 _DROP_SEPARATORS = str.maketrans("", "", "+/_-")
@@ -105,7 +105,7 @@ def _benign_chunk(chunk: str) -> bool:
         len(chunk) < _BENIGN_CHUNK_LEN
         or chunk.isdigit()
         or _HEX.fullmatch(chunk) is not None
-        or _LETTERS_ONLY.fullmatch(chunk) is not None
+        or _WORDS.fullmatch(chunk) is not None
     )
 
 

@@ -17,6 +17,7 @@ an ordinary log line costs a few substring tests.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -102,42 +103,38 @@ def resolve(spans: list[tuple[int, Span]]) -> list[Span]:
     """Non-overlapping spans in text order; on overlap the earlier rule wins.
 
     ``spans`` holds (rule priority, span). A losing span is dropped, unless it
-    is a ``fill`` span, whose uncovered parts are still redacted. Spans are
-    swept in text order and only clusters of overlapping spans are compared,
-    so a long text with thousands of secrets stays linear.
+    is a ``fill`` span, whose uncovered parts are still redacted. Accepted
+    spans are kept sorted, so each overlap test is a binary search and a text
+    with thousands of secrets stays fast.
     """
-    ordered = sorted(spans, key=lambda item: (item[1].start, -item[1].end))
-    result: list[Span] = []
-    cluster: list[tuple[int, Span]] = []
-    cluster_end = -1
-    for item in ordered:
-        if cluster and item[1].start >= cluster_end:
-            result.extend(_resolve_cluster(cluster))
-            cluster = []
-        cluster.append(item)
-        cluster_end = max(cluster_end, item[1].end) if len(cluster) > 1 else item[1].end
-    if cluster:
-        result.extend(_resolve_cluster(cluster))
-    return result
-
-
-def _resolve_cluster(cluster: list[tuple[int, Span]]) -> list[Span]:
-    if len(cluster) == 1:
-        return [cluster[0][1]]
+    starts: list[int] = []
+    ends: list[int] = []
     accepted: list[Span] = []
-    for _, span in sorted(cluster, key=lambda item: (item[0], item[1].start, -item[1].end)):
-        overlapping = [a for a in accepted if a.start < span.end and span.start < a.end]
-        if not overlapping:
-            accepted.append(span)
+
+    def accept(span: Span) -> None:
+        index = bisect.bisect_left(starts, span.start)
+        starts.insert(index, span.start)
+        ends.insert(index, span.end)
+        accepted.insert(index, span)
+
+    for _, span in sorted(spans, key=lambda item: (item[0], item[1].start, -item[1].end)):
+        first = bisect.bisect_right(ends, span.start)  # first accepted ending after our start
+        last = first
+        while last < len(starts) and starts[last] < span.end:
+            last += 1
+        if first == last:
+            accept(span)
         elif span.fill:
+            pieces = []
             cursor = span.start
-            for taken in sorted(overlapping):
-                if taken.start > cursor:
-                    accepted.append(Span(cursor, taken.start, span.replacement))
-                cursor = max(cursor, taken.end)
+            for index in range(first, last):
+                if starts[index] > cursor:
+                    pieces.append(Span(cursor, starts[index], span.replacement))
+                cursor = max(cursor, ends[index])
             if cursor < span.end:
-                accepted.append(Span(cursor, span.end, span.replacement))
-    accepted.sort()
+                pieces.append(Span(cursor, span.end, span.replacement))
+            for piece in pieces:
+                accept(piece)
     return accepted
 
 
