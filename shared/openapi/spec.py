@@ -123,8 +123,11 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "CallbackReplayRequest": _obj(
         {
-            "eventIds": {"type": "array", "items": {"type": "string", "minLength": 1}},
-            "since": _TIME,
+            "eventIds": {
+                "type": ["array", "null"],
+                "items": {"type": "string", "minLength": 1},
+            },
+            "since": {"type": ["string", "null"], "description": "ISO 8601 time"},
             "dryRun": _BOOL,
         },
         closed=True,
@@ -426,7 +429,11 @@ def _paths() -> dict[str, Schema]:
                 security=_TASKS,
                 parameters=[
                     _query("job", "Only this job"),
-                    _query("force", "Run even if not due", {"enum": ["true", "false"]}),
+                    _query(
+                        "force",
+                        "Run even if not due",
+                        {"enum": ["true", "false", "1", "0", "yes", "no", ""]},
+                    ),
                 ],
                 errors=("400", "404", "503"),
             )
