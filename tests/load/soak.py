@@ -57,6 +57,7 @@ class SoakReport:
     rss_end_mb: float = 0.0
     rss_max_mb: float = 0.0
     rss_growth_pct: float = 0.0
+    rss_timeline_mb: list[float] = field(default_factory=list)  # one sample per 30 s
     unfinished: int = 0
 
     def to_json(self) -> str:
@@ -158,6 +159,7 @@ def soak(seconds: float, clients: int = 8, *, drain_s: float = 120.0) -> SoakRep
         report.rss_end_mb = statistics.median(samples[-quarter:])
         report.rss_max_mb = max(samples)
         report.rss_growth_pct = 100 * (report.rss_end_mb / report.rss_start_mb - 1)
+        report.rss_timeline_mb = [round(sample, 1) for sample in samples[::30]]
     return report
 
 
