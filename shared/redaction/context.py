@@ -201,6 +201,71 @@ def _cli_flag(match: re.Match[str], text: str, placeholder: str) -> Span | None:
     return Span(value.start, value.end, placeholder, True)
 
 
+def _next_word(match: re.Match[str], text: str, placeholder: str) -> Span | None:
+    """The word right after the match is the secret (``sshpass -p <pw>``, netrc)."""
+    value = _value_at(text, match.end())
+    if value is None or value.end <= value.start or _harmless(text, value, placeholder):
+        return None
+    return Span(value.start, value.end, placeholder, True)
+
+
+def _user_and_password(match: re.Match[str], text: str, placeholder: str) -> Span | None:
+    """``curl -u user:password``: the part after the colon goes, the user stays."""
+    value = _value_at(text, match.end())
+    if value is None:
+        return None
+    colon = text.find(":", value.start, value.end)
+    if colon == -1 or colon + 1 >= value.end:
+        return None
+    secret = _Value(colon + 1, value.end, value.quoted)
+    if _harmless(text, secret, placeholder):
+        return None
+    return Span(secret.start, secret.end, placeholder, True)
+
+
+# Command lines that take a password as a short option. Case matters
+# (``mysql -P`` is the port), so these run on the text as it is.
+_COMMAND_LINE_RULES = (
+    PatternRule(
+        name="curl-user-password",
+        pattern=re.compile(r"(?:-u|--user|--proxy-user)[ \t]+"),
+        triggers=("-u ", "--user", "--proxy-user"),
+        bounded=True,
+        judge=_user_and_password,
+    ),
+    PatternRule(
+        name="sshpass-password",
+        pattern=re.compile(r"sshpass[ \t]+-p[ \t]*"),
+        triggers=("sshpass",),
+        judge=_next_word,
+    ),
+    PatternRule(
+        name="docker-login-password",
+        pattern=re.compile(r"docker login\b[^\n]{0,200}?[ \t]-p[ \t]+"),
+        triggers=("docker login",),
+        judge=_next_word,
+    ),
+    PatternRule(
+        name="redis-cli-password",
+        pattern=re.compile(r"redis-cli\b[^\n]{0,200}?[ \t]-a[ \t]+"),
+        triggers=("redis-cli",),
+        judge=_next_word,
+    ),
+    PatternRule(
+        name="mysql-password",
+        pattern=re.compile(r"mysql(?:dump|admin)?\b[^\n]{0,200}?[ \t]-p(?=[^\s-])"),
+        triggers=("mysql",),
+        judge=_next_word,
+    ),
+    PatternRule(
+        name="netrc-password",
+        pattern=re.compile(r"machine[ \t]+\S+[ \t]+login[ \t]+\S+[ \t]+password[ \t]+"),
+        triggers=("machine",),
+        judge=_next_word,
+    ),
+)
+
+
 # The last word of a secret field name; the judge reads the whole name back.
 _KEY_ANCHORS = (
     "password",
@@ -542,6 +607,7 @@ CONTEXT_RULES: tuple[PatternRule | HighEntropyRule, ...] = (
         fold_case=True,
         judge=_cli_flag,
     ),
+    *_COMMAND_LINE_RULES,
     PatternRule(
         name="email",
         pattern=re.compile(

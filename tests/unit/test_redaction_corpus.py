@@ -322,6 +322,22 @@ CONTEXTUAL = [
         ph.EMAIL,
     ),
     ("email-in-json", '{"owner": "sre-team@acme.io"}', "sre-team@acme.io", ph.EMAIL),
+    ("netrc", f"machine api.example.com login deploy password {PASSWORD}", PASSWORD, ph.REDACTED),
+    (
+        "curl-user",
+        f"curl -u admin:{PASSWORD} https://ci.example.com/api/json",
+        PASSWORD,
+        ph.REDACTED,
+    ),
+    ("redis-cli", f"redis-cli -h cache -a {PASSWORD} ping", PASSWORD, ph.REDACTED),
+    (
+        "docker-login",
+        f"docker login -u bob -p {PASSWORD} registry.example.com",
+        PASSWORD,
+        ph.REDACTED,
+    ),
+    ("mysql-short-option", f"mysql -h db -P 3306 -u root -p{PASSWORD} app", PASSWORD, ph.REDACTED),
+    ("sshpass", f"sshpass -p {PASSWORD} ssh deploy@10.0.0.4", PASSWORD, ph.REDACTED),
     (
         "github-token-as-url-password",
         f"https://x-access-token:{GHS}@github.com/acme/repo",
