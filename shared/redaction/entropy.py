@@ -25,6 +25,9 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
+
+from shared.redaction.rules import Span
 
 MIN_RUN = 32
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "+/_-")
@@ -124,3 +127,33 @@ def looks_random(candidate: str) -> bool:
         and relative >= MIN_RELATIVE_SWITCHES
         and shannon_entropy(alnum) >= MIN_ENTROPY_BITS
     )
+
+
+# Path-like segments: lowercase words, dates and numbers, or the empty
+# segment of "//"; random base64 almost never has two of them.
+_PATH_WORD = re.compile(r"[a-z]{2,}|[0-9][0-9-]*|")
+_SSH_PUBLIC_KEY_BLOBS = ("AAAAB3NzaC1", "AAAAC3NzaC1", "AAAAE2VjZHNh")
+
+
+@dataclass(frozen=True)
+class HighEntropyRule:
+    """Runs of 32+ token characters that look random (see ``entropy``)."""
+
+    name: str = "high-entropy-string"
+
+    def find(self, text: str, lowered: str, placeholder: str) -> Iterator[Span]:
+        for start, end in candidate_runs(text):
+            run = text[start:end]
+            if run.startswith(_SSH_PUBLIC_KEY_BLOBS):
+                continue  # public keys are meant to be shown
+            segments = run.split("/")
+            if sum(1 for s in segments if _PATH_WORD.fullmatch(s)) < 2:
+                if looks_random(run):
+                    yield Span(start, end, placeholder, True)
+                continue
+            # a path or URL: only a random segment in it is a secret (/objects/<key>/meta)
+            offset = start
+            for segment in segments:
+                if len(segment) >= 32 and looks_random(segment):
+                    yield Span(offset, offset + len(segment), placeholder)
+                offset += len(segment) + 1
