@@ -48,6 +48,8 @@ _HEX_RUN = re.compile(r"[0-9a-f-]+|[0-9A-F-]+")
 _DROP_SEPARATORS = str.maketrans("", "", "+/_-")
 _DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[A-Za-z]")
+# Run and job ids start with a compact UTC timestamp: 20260627T003000123456Z-...
+_COMPACT_TIMESTAMP = re.compile(r"\d{8}T\d{4,12}Z?")
 _CAMEL_WORD = re.compile(r"[A-Z][a-z]{2,}")
 
 
@@ -109,6 +111,7 @@ def _benign_chunk(chunk: str) -> bool:
         or chunk.isdigit()
         or _HEX.fullmatch(chunk) is not None
         or _WORDS.fullmatch(chunk) is not None
+        or _COMPACT_TIMESTAMP.fullmatch(chunk) is not None
     )
 
 

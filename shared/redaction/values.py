@@ -24,6 +24,9 @@ _HARMLESS_VALUE = re.compile(
     r"|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\$?\{\{.*\}\}|%\([^)]*\)s"
     r"|(?:/|\./|~/)[A-Za-z0-9_./-]*"
 )
+# Source lines quoted in tracebacks: ``token = request.bearer_token()`` and
+# ``secret = DEFAULT_SECRET`` name where a secret comes from, not the secret.
+_CODE_VALUE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*[(\[]|[A-Z][A-Z0-9]*_[A-Z0-9_]+\Z")
 _UNQUOTED_VALUE = re.compile(r"[^\s,;&\"'<>\])}\\]+")
 _PROSE_WORD = re.compile(r"[a-z]+")
 _QUOTED_BODY = {
@@ -108,6 +111,7 @@ def harmless(text: str, value: Value, placeholder: str) -> bool:
         or raw.startswith("[REDACTED")
         or text.startswith(placeholder, value.start)
         or _HARMLESS_VALUE.fullmatch(raw) is not None
+        or (not value.quoted and _CODE_VALUE.match(raw) is not None)
     )
 
 
