@@ -64,10 +64,12 @@ class CloudLoggingFormatter(logging.Formatter):
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
-            entry.update(redaction.redact_data(fields))
+            # A field never overrides the entry's own keys (severity, message, ...).
+            for key, value in redaction.redact_data(fields).items():
+                entry.setdefault(key, value)
         context = _context.get() or {}
         labels = {"request_id": context["request_id"]} if "request_id" in context else {}
-        labels.update(getattr(record, "labels", None) or {})
+        labels.update(redaction.redact_data(getattr(record, "labels", None) or {}))
         if labels:
             entry["logging.googleapis.com/labels"] = labels
         if "trace_id" in context:
@@ -91,14 +93,33 @@ _SEVERITY = {
 }
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the moment of each record.
+
+    Holding the stream seen at start-up would bypass anything that later
+    replaces ``sys.stderr`` (test capture, a supervisor's redirect).
+    """
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure(level: str | None = None) -> None:
     """Install the JSON handler on the ``opsplane`` logger once per process."""
     global _configured  # noqa: PLW0603 - logging handlers are process-wide by nature
     root = logging.getLogger("opsplane")
-    root.setLevel(level or os.environ.get("OPSPLANE_LOG_LEVEL", "INFO").upper())
+    if level is not None:
+        root.setLevel(level.upper())
     if _configured:
         return
-    handler = logging.StreamHandler(sys.stderr)
+    if level is None:
+        root.setLevel(os.environ.get("OPSPLANE_LOG_LEVEL", "INFO").upper())
+    handler = _StderrHandler()
     handler.setFormatter(CloudLoggingFormatter(os.environ.get("GOOGLE_CLOUD_PROJECT")))
     root.addHandler(handler)
     root.propagate = False

@@ -134,6 +134,9 @@ class Settings:
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise SettingsError("OPSPLANE_LOG_LEVEL", f"unknown level {log_level!r}")
         port = env_int(env, "OPSPLANE_PORT", 8080, minimum=1, maximum=65535)
+        from shared.redaction import Redactor  # imports settings itself, so not at the top
+
+        Redactor.from_env(env)  # a malformed custom pattern fails start-up, not every log line
         return cls(
             store_url=env_url(
                 env, "OPSPLANE_STORE", DEFAULT_STORE_URL, schemes=("memory", "file", "gs", "s3")

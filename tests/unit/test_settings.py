@@ -40,3 +40,10 @@ def test_bad_values_name_the_variable(env: dict[str, str], variable: str, fragme
     assert caught.value.variable == variable
     assert variable in str(caught.value)
     assert fragment in str(caught.value)
+
+
+def test_a_malformed_redaction_pattern_fails_start_up() -> None:
+    """A custom redaction pattern that does not compile is a start-up error, not a silent gap."""
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"OPSPLANE_REDACTION_PATTERNS": '["("]'})
+    assert caught.value.variable == "OPSPLANE_REDACTION_PATTERNS"
