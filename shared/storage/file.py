@@ -120,8 +120,11 @@ class FileStore(ObjectStore):
         """
         path = self._lock_path(name)
         while True:
-            path.parent.mkdir(exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            except FileNotFoundError:  # first lock in this shard: make its directory
+                path.parent.mkdir(exist_ok=True)
+                continue
             try:
                 # flock locks belong to the open file description, so two threads
                 # of one process exclude each other just like two processes do.
@@ -245,11 +248,13 @@ class FileStore(ObjectStore):
     def _create_temp(self, path: Path) -> Path:
         tmp = path.with_name(f".{secrets.token_hex(8)}{_TMP_SUFFIX}")
         for _ in range(_MKDIR_ATTEMPTS):
-            path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileNotFoundError:
-                continue  # a delete pruned the directory in between; make it again
+                # A new prefix, or a delete pruned the directory in between: make it.
+                # Trying the open first saves a mkdir call on every ordinary put.
+                path.parent.mkdir(parents=True, exist_ok=True)
+                continue
             os.close(fd)
             return tmp
         raise StoreUnavailable(f"could not create a temporary file next to {path}")
