@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -174,27 +173,8 @@ def _store_ops(results: Results, workdir: Path) -> None:
     from shared.jobs.service import Submission
     from shared.jobs.tasks import TaskBody
     from shared.queue.base import Task, TaskQueue
-    from shared.storage import ObjectStore, Page, StoredObject, open_store
-
-    class Counting(ObjectStore):
-        def __init__(self, inner: ObjectStore) -> None:
-            self.inner, self.url, self.ops = inner, inner.url, Counter[str]()
-
-        def get(self, name: str) -> StoredObject:
-            self.ops["get"] += 1
-            return self.inner.get(name)
-
-        def put(self, name: str, data: bytes, **kwargs: Any) -> str:  # type: ignore[override]
-            self.ops["put"] += 1
-            return self.inner.put(name, data, **kwargs)
-
-        def delete(self, name: str, *, if_generation: str | None = None) -> None:
-            self.ops["delete"] += 1
-            self.inner.delete(name, if_generation=if_generation)
-
-        def list_page(self, prefix: str, **kwargs: Any) -> Page:  # type: ignore[override]
-            self.ops["list"] += 1
-            return self.inner.list_page(prefix, **kwargs)
+    from shared.storage import open_store
+    from shared.storage.counting import CountingStore
 
     tasks: list[Task] = []
 
@@ -205,7 +185,7 @@ def _store_ops(results: Results, workdir: Path) -> None:
             tasks.append(task)
             return True
 
-    store = Counting(open_store(f"file://{workdir / 'ops'}"))
+    store = CountingStore(open_store(f"file://{workdir / 'ops'}"))
     plane = Plane(store=store, queue=Collect())
     count = 100
     for _ in range(count):

@@ -27,10 +27,8 @@ import shutil
 import tempfile
 import time
 import tracemalloc
-from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from unittest import mock
 
 from bench.harness import Results, section
@@ -39,7 +37,8 @@ from shared.jobs.settings import WorkerSettings
 from shared.jobs.store import RunStore
 from shared.reports import make_report
 from shared.reports.compact import HOURLY_PREFIX
-from shared.storage import ObjectStore, Page, StoredObject
+from shared.storage import ObjectStore
+from shared.storage.counting import CountingStore
 from shared.storage.file import FileStore
 
 NOW = datetime(2026, 11, 25, 0, 10, tzinfo=UTC)
@@ -52,31 +51,6 @@ CAUSES = [
     ("auth", "401 from https://api.example.com"),
     ("bad_request", "PUT https://api.example.com/items/17 answered 400"),
 ]
-
-
-class CountingStore(ObjectStore):
-    """Counts every call that reaches the store."""
-
-    def __init__(self, inner: ObjectStore) -> None:
-        self.inner = inner
-        self.url = inner.url
-        self.ops: Counter[str] = Counter()
-
-    def get(self, name: str) -> StoredObject:
-        self.ops["get"] += 1
-        return self.inner.get(name)
-
-    def put(self, name: str, data: bytes, **kwargs: Any) -> str:
-        self.ops["put"] += 1
-        return self.inner.put(name, data, **kwargs)
-
-    def delete(self, name: str, *, if_generation: str | None = None) -> None:
-        self.ops["delete"] += 1
-        self.inner.delete(name, if_generation=if_generation)
-
-    def list_page(self, prefix: str, **kwargs: Any) -> Page:
-        self.ops["list"] += 1
-        return self.inner.list_page(prefix, **kwargs)
 
 
 def _run(rng: random.Random, created: datetime) -> Run:

@@ -14,66 +14,18 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from bench.harness import Results, percentile, section
 from shared.runlog import RunLog
 from shared.schedule import JobContext, ScheduleRunner, parse_config
-from shared.storage import ObjectInfo, ObjectStore, open_store
-from shared.storage.base import DEFAULT_PAGE_SIZE, Page, StoredObject
+from shared.storage import open_store
+from shared.storage.counting import CountingStore
 
 DAYS = 30
 PER_DAY = 80
 START = datetime(2026, 6, 1, tzinfo=UTC)
-
-
-class CountingStore(ObjectStore):
-    """Counts the store operations a caller makes (listed items and reads)."""
-
-    def __init__(self, inner: ObjectStore) -> None:
-        self.inner = inner
-        self.url = inner.url
-        self.reads = self.writes = self.listed = self.list_calls = 0
-
-    def reset(self) -> None:
-        self.reads = self.writes = self.listed = self.list_calls = 0
-
-    @property
-    def operations(self) -> int:
-        return self.reads + self.writes + self.list_calls
-
-    def get(self, name: str) -> StoredObject:
-        self.reads += 1
-        return self.inner.get(name)
-
-    def put(self, name: str, data: bytes, **kwargs: Any) -> str:
-        self.writes += 1
-        return self.inner.put(name, data, **kwargs)
-
-    def delete(self, name: str, *, if_generation: str | None = None) -> None:
-        self.writes += 1
-        self.inner.delete(name, if_generation=if_generation)
-
-    def list_page(
-        self,
-        prefix: str,
-        *,
-        page_token: str | None = None,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        start_after: str | None = None,
-    ) -> Page:
-        self.list_calls += 1
-        page = self.inner.list_page(
-            prefix, page_token=page_token, page_size=page_size, start_after=start_after
-        )
-        self.listed += len(page.items)
-        return page
-
-    def list(self, prefix: str = "", **kwargs: Any) -> Iterator[ObjectInfo]:
-        return super().list(prefix, **kwargs)
 
 
 def run(results: Results) -> None:

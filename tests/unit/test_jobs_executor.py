@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from shared.jobs.models import AttemptOutcome, RunStatus
 from shared.jobs.plane import Plane
 from shared.jobs.service import Submission
 from shared.jobs.tasks import TaskBody
-from shared.storage import ObjectStore, Page, StoredObject
+from shared.storage.counting import CountingStore
 from shared.storage.memory import MemoryStore
 from tests.jobs_support import RecordingQueue, make_plane
 
@@ -56,31 +55,6 @@ def drain(plane: Plane, limit: int = 100) -> list[Action]:
             body = TaskBody.parse(json.loads(task.body))
             actions.append(Executor(plane).execute(body.run_id, body.attempt).action)
     raise AssertionError("the queue never drained")
-
-
-class CountingStore(ObjectStore):
-    """Counts the operations the run store performs on a real backend."""
-
-    def __init__(self, inner: ObjectStore) -> None:
-        self.inner = inner
-        self.url = inner.url
-        self.ops: Counter[str] = Counter()
-
-    def get(self, name: str) -> StoredObject:
-        self.ops["get"] += 1
-        return self.inner.get(name)
-
-    def put(self, name: str, data: bytes, **kwargs: Any) -> str:  # type: ignore[override]
-        self.ops["put"] += 1
-        return self.inner.put(name, data, **kwargs)
-
-    def delete(self, name: str, *, if_generation: str | None = None) -> None:
-        self.ops["delete"] += 1
-        self.inner.delete(name, if_generation=if_generation)
-
-    def list_page(self, prefix: str, **kwargs: Any) -> Page:  # type: ignore[override]
-        self.ops["list"] += 1
-        return self.inner.list_page(prefix, **kwargs)
 
 
 def test_a_successful_run_costs_at_most_four_writes_and_two_reads() -> None:

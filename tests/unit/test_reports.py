@@ -20,7 +20,8 @@ from shared.reports import make_report
 from shared.reports.compact import compact_hour, hour_object_name
 from shared.reports.i18n import LABELS, Locale
 from shared.reports.render_json import validate_payload
-from shared.storage import ObjectStore, Page, StoredObject
+from shared.storage import ObjectStore
+from shared.storage.counting import CountingStore
 from shared.storage.memory import MemoryStore
 from tests.unit.test_reports_seed import ManualClock, Seeded, Seeder, nearest_rank
 
@@ -29,30 +30,6 @@ PERIOD_END = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 PERIOD_START = PERIOD_END - timedelta(days=1)
 JA_LABELS = ["Job実行状態", "キュー待ち", "実行中", "承認待ち", "成功", "失敗", "DLQ"]
 JA_LABELS += ["バックプレッシャー", "キュー使用率", "主な失敗理由"]
-
-
-class CountingStore(ObjectStore):
-    """Passes every call to a store and counts gets by prefix."""
-
-    def __init__(self, inner: ObjectStore) -> None:
-        self.inner = inner
-        self.url = inner.url
-        self.gets: Counter[str] = Counter()
-        self.puts: Counter[str] = Counter()
-
-    def get(self, name: str) -> StoredObject:
-        self.gets[name.split("/", 1)[0]] += 1
-        return self.inner.get(name)
-
-    def put(self, name: str, data: bytes, **kwargs: Any) -> str:
-        self.puts[name.split("/", 1)[0]] += 1
-        return self.inner.put(name, data, **kwargs)
-
-    def delete(self, name: str, *, if_generation: str | None = None) -> None:
-        self.inner.delete(name, if_generation=if_generation)
-
-    def list_page(self, prefix: str, **kwargs: Any) -> Page:
-        return self.inner.list_page(prefix, **kwargs)
 
 
 @pytest.fixture
@@ -262,18 +239,17 @@ def test_breakers_and_slo_states_are_reported(store: MemoryStore) -> None:
 def test_second_report_reads_summaries_not_runs(store: MemoryStore, seeder: Seeder) -> None:
     """The first report compacts each closed hour once; the next reads only summaries."""
     seed_day(seeder, random.Random(5), count=60)
-    counting = CountingStore(store)
+    counting = CountingStore(store, record_names=True)
     first = make_report(counting, "daily", NOW)
     assert first.hours_compacted == 24
-    assert counting.gets["runs"] >= 60
-    assert counting.puts["stats"] == 24
-    counting.gets.clear()
-    counting.puts.clear()
+    assert counting.by_prefix("get")["runs"] >= 60
+    assert counting.by_prefix("put")["stats"] == 24
+    counting.reset()
     second = make_report(counting, "daily", NOW + timedelta(minutes=5))
     assert second.hours_compacted == 0
-    assert counting.gets["runs"] == 0
-    assert counting.gets["stats"] == 24
-    assert sum(counting.puts.values()) == 0
+    assert counting.by_prefix("get")["runs"] == 0
+    assert counting.by_prefix("get")["stats"] == 24
+    assert sum(counting.by_prefix("put").values()) == 0
     assert second.payload["runs"] == first.payload["runs"]
 
 

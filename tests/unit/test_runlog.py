@@ -12,27 +12,11 @@ import pytest
 from shared import runtime
 from shared.cli import main as cli_main
 from shared.runlog import RunLog, RunRecord, RunStatus
-from shared.storage import ObjectStore, StoredObject
+from shared.storage import ObjectStore
+from shared.storage.counting import CountingStore
 from shared.storage.memory import MemoryStore
 
 T0 = datetime(2026, 6, 27, 0, 30, 0, tzinfo=UTC)
-
-
-class CountingStore(MemoryStore):
-    """A memory store that remembers which names were read and what was listed."""
-
-    def __init__(self) -> None:
-        super().__init__("memory://counting")
-        self.gets: list[str] = []
-        self.puts: list[str] = []
-
-    def get(self, name: str) -> StoredObject:
-        self.gets.append(name)
-        return super().get(name)
-
-    def put(self, name: str, data: bytes, **kwargs: Any) -> str:
-        self.puts.append(name)
-        return super().put(name, data, **kwargs)
 
 
 def test_record_round_trips_every_field() -> None:
@@ -56,13 +40,13 @@ def test_record_round_trips_every_field() -> None:
 
 def test_each_record_is_its_own_object_under_its_day() -> None:
     """Records are spread over one object per run, named by UTC day and job id."""
-    store = CountingStore()
+    store = CountingStore(MemoryStore(), record_names=True)
     log = RunLog(store)
     for minute in range(3):
         log.record(
             "sweeper", RunStatus.OK, started_at=T0 + timedelta(minutes=minute), duration_ms=5
         )
-    assert store.puts == [
+    assert store.names("put") == [
         "runlog/2026/06/27/20260627T003000Z-sweeper.json",
         "runlog/2026/06/27/20260627T003100Z-sweeper.json",
         "runlog/2026/06/27/20260627T003200Z-sweeper.json",
@@ -174,14 +158,14 @@ def test_read_filters_by_job_without_prefix_confusion() -> None:
 
 def test_read_touches_only_records_in_range() -> None:
     """A window of one day reads that day's records and none from the other 29 days."""
-    store = CountingStore()
+    store = CountingStore(MemoryStore(), record_names=True)
     log = RunLog(store)
     for day in range(30):
         log.record("daily", "ok", started_at=T0 + timedelta(days=day), duration_ms=day)
-    store.gets.clear()
+    store.reset()
     window = list(log.read(since=T0 + timedelta(days=10), until=T0 + timedelta(days=10, hours=1)))
     assert [r.duration_ms for r in window] == [10]
-    assert store.gets == ["runlog/2026/07/07/20260707T003000Z-daily.json"]
+    assert store.names("get") == ["runlog/2026/07/07/20260707T003000Z-daily.json"]
 
 
 def test_unreadable_object_is_skipped() -> None:
