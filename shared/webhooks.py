@@ -23,12 +23,12 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared import logs
 from shared.clock import Clock, utcnow
+from shared.http.retry_after import exponential_delay, parse_retry_after
 from shared.redaction import redact_data
 
 if TYPE_CHECKING:
@@ -87,18 +87,7 @@ def verify(body: bytes, header: str | None, secret: str) -> bool:
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     """A ``Retry-After`` value in seconds, or None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - now).total_seconds())
+    return parse_retry_after(value, now)
 
 
 class WebhookPoster:
@@ -182,7 +171,7 @@ class WebhookPoster:
                     attempts=attempts,
                     status=status,
                 )
-            wait = self.retry_wait_seconds * 2 ** (attempts - 1)
+            wait = exponential_delay(attempts, self.retry_wait_seconds)
             if retry_after is not None:
                 wait = retry_after
             wait = min(wait, self.max_wait_seconds)

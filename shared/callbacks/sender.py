@@ -24,8 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import logs
@@ -33,6 +32,7 @@ from shared.callbacks import deadletters
 from shared.callbacks.config import CallbackSettings
 from shared.callbacks.payload import CallbackEvent
 from shared.clock import Clock, utcnow
+from shared.http.retry_after import equal_jitter, exponential_delay, parse_retry_after
 from shared.jobs.events import RunEvent
 from shared.settings import Environ, SettingsError
 from shared.signing import Signer
@@ -209,9 +209,8 @@ class CallbackSender:
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         cap = self.settings.max_backoff_ms / 1000
-        ceiling = min(cap, self.settings.backoff_ms / 1000 * 2.0 ** (attempt - 1))
-        # Equal jitter: at least half the exponential step, so retries still spread out.
-        delay = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        ceiling = exponential_delay(attempt, self.settings.backoff_ms / 1000, cap)
+        delay = equal_jitter(ceiling, self._rng)
         if retry_after is not None:
             delay = max(delay, min(retry_after, cap))
         return delay
@@ -219,18 +218,7 @@ class CallbackSender:
 
 def _retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, float((moment - now).total_seconds()))
+    return parse_retry_after(value, now)
 
 
 def _json_or_text(response: httpx.Response) -> Any:

@@ -13,7 +13,6 @@ that expires after the dispatch deadline, and the task is due again.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import uuid
@@ -21,11 +20,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from shared import redaction
 from shared.clock import Clock, utcnow
+from shared.http import retry_after as retry_after_header
 from shared.logs import get_logger
 from shared.queue.config import QueueSettings
 from shared.queue.local import (
@@ -386,19 +385,8 @@ def _log_unexpected(future: Future[None]) -> None:
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from a Retry-After header (seconds or an HTTP date); None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = (parsedate_to_datetime(value) - now).total_seconds()
-        except (TypeError, ValueError):
-            return None
-    if math.isnan(seconds):
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+    # Workers are ours and may answer fractional seconds; any number is read.
+    return retry_after_header.parse_retry_after(value, now, cap=MAX_RETRY_AFTER_S, any_number=True)
 
 
 def _default_client(config: QueueSettings) -> httpx.Client:
