@@ -146,3 +146,37 @@ def check_name(name: str) -> str:
     if any(part in ("", ".", "..") for part in parts):
         raise ValueError(f"invalid object name {name!r}: empty, '.' or '..' segment")
     return name
+
+
+# Argument checks and page assembly shared by the backends, written once.
+
+
+def check_put_preconditions(if_absent: bool, if_generation: str | None) -> None:
+    """Refuse a put asking for both create-only and compare-and-swap."""
+    if if_absent and if_generation is not None:
+        raise ValueError("if_absent and if_generation cannot be combined")
+
+
+def check_page_size(page_size: int) -> None:
+    """Refuse a page size that could never return an item."""
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+
+
+def resume_after(page_token: str | None, start_after: str | None) -> str | None:
+    """The name a listing continues after.
+
+    Page tokens are the last name returned, so a page can resume after any
+    name, and ``start_after`` and paging share one mechanism: the later wins.
+    """
+    return max(filter(None, (page_token, start_after)), default=None)
+
+
+def page_of(items: list[ObjectInfo], more: bool) -> Page:
+    """A page of ``items``; its token is the last name when more follow."""
+    return Page(items, items[-1].name if more and items else None)
+
+
+def first_line(exc: BaseException) -> str:
+    """An SDK error's first line, or its type when it has no message."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

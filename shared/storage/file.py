@@ -39,6 +39,9 @@ from shared.storage.base import (
     Page,
     StoredObject,
     check_name,
+    check_page_size,
+    page_of,
+    resume_after,
 )
 from shared.storage.errors import (
     ObjectNotFound,
@@ -206,9 +209,8 @@ class FileStore(ObjectStore):
         page_size: int = DEFAULT_PAGE_SIZE,
         start_after: str | None = None,
     ) -> Page:
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        after = max(filter(None, (page_token, start_after)), default=None)
+        check_page_size(page_size)
+        after = resume_after(page_token, start_after)
         items: list[ObjectInfo] = []
         more = False
         with _translated(prefix):
@@ -217,7 +219,7 @@ class FileStore(ObjectStore):
                     more = True
                     break
                 items.append(info)
-        return Page(items, items[-1].name if more else None)
+        return page_of(items, more)
 
     def list(
         self,
@@ -227,8 +229,7 @@ class FileStore(ObjectStore):
         start_after: str | None = None,
     ) -> Iterator[ObjectInfo]:
         """One ordered walk for the whole listing, instead of one walk per page."""
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+        check_page_size(page_size)
         with _translated(prefix):
             yield from self._infos(prefix, start_after)
 

@@ -34,6 +34,11 @@ from shared.storage.base import (
     Page,
     StoredObject,
     check_name,
+    check_page_size,
+    check_put_preconditions,
+    first_line,
+    page_of,
+    resume_after,
 )
 from shared.storage.errors import (
     ObjectNotFound,
@@ -136,8 +141,7 @@ class GCSStore(ObjectStore):
         metadata: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> str:
-        if if_absent and if_generation is not None:
-            raise ValueError("if_absent and if_generation cannot be combined")
+        check_put_preconditions(if_absent, if_generation)
         match = 0 if if_absent else _as_generation(name, if_generation)
         blob = self._bucket.blob(self._full(name))
         blob.metadata = dict(metadata) if metadata else None
@@ -165,11 +169,8 @@ class GCSStore(ObjectStore):
         page_size: int = DEFAULT_PAGE_SIZE,
         start_after: str | None = None,
     ) -> Page:
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        # Our page token is the last name returned, so a page can resume after
-        # any name, and start_after and paging share one mechanism.
-        after = max(filter(None, (page_token, start_after)), default=None)
+        check_page_size(page_size)
+        after = resume_after(page_token, start_after)
         full_prefix = self.prefix + prefix
         start = self.prefix + after if after and after >= prefix else None
         with _translated(prefix or "listing", missing_bucket=True):
@@ -199,7 +200,7 @@ class GCSStore(ObjectStore):
                     dict(blob.metadata or {}),
                 )
             )
-        return Page(items, items[-1].name if more and items else None)
+        return page_of(items, more)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -231,10 +232,10 @@ def default_client() -> Any:
         raise StoreMisconfigured(
             "no Google credentials for the gs:// store: set GOOGLE_APPLICATION_CREDENTIALS "
             f"to a service account key, run on Google Cloud, or set {EMULATOR_ENV} "
-            f"for an emulator ({_first_line(exc)})"
+            f"for an emulator ({first_line(exc)})"
         ) from exc
     except OSError as exc:  # the project could not be determined
-        raise StoreMisconfigured(f"cannot build a GCS client: {_first_line(exc)}") from exc
+        raise StoreMisconfigured(f"cannot build a GCS client: {first_line(exc)}") from exc
 
 
 def _retry_policies(deadline: float) -> tuple[Any, Any]:
@@ -258,10 +259,6 @@ def _as_generation(name: str, generation: str | None) -> int | None:
     except ValueError:
         # No GCS object can be at a generation that is not a number.
         raise PreconditionFailed(f"{name} is not at generation {generation}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 @contextlib.contextmanager
@@ -288,11 +285,11 @@ def _translated(
     except (exceptions.Unauthorized, exceptions.Forbidden) as exc:
         raise StoreMisconfigured(
             f"GCS refused access to {name}: check the credentials and bucket IAM "
-            f"({_first_line(exc)})"
+            f"({first_line(exc)})"
         ) from exc
     except (auth_exceptions.DefaultCredentialsError, auth_exceptions.RefreshError) as exc:
         raise StoreMisconfigured(
-            f"Google credentials unusable for {name}: {_first_line(exc)}"
+            f"Google credentials unusable for {name}: {first_line(exc)}"
         ) from exc
     except (
         exceptions.TooManyRequests,
@@ -304,6 +301,6 @@ def _translated(
         ConnectionError,
         TimeoutError,
     ) as exc:
-        raise StoreUnavailable(f"GCS unavailable for {name}: {_first_line(exc)}") from exc
+        raise StoreUnavailable(f"GCS unavailable for {name}: {first_line(exc)}") from exc
     except exceptions.GoogleAPICallError as exc:
-        raise StoreError(f"GCS rejected the request for {name}: {_first_line(exc)}") from exc
+        raise StoreError(f"GCS rejected the request for {name}: {first_line(exc)}") from exc

@@ -15,6 +15,8 @@ from shared.storage.base import (
     Page,
     StoredObject,
     check_name,
+    page_of,
+    resume_after,
 )
 from shared.storage.errors import ObjectNotFound, PreconditionFailed
 
@@ -83,7 +85,7 @@ class MemoryStore(ObjectStore):
         page_size: int = DEFAULT_PAGE_SIZE,
         start_after: str | None = None,
     ) -> Page:
-        after = max(filter(None, (page_token, start_after)), default=None)
+        after = resume_after(page_token, start_after)
         with self._lock:
             start = bisect.bisect_right(self._names, after) if after else 0
             start = max(start, bisect.bisect_left(self._names, prefix))
@@ -100,7 +102,7 @@ class MemoryStore(ObjectStore):
             more = start + len(items) < len(self._names) and self._names[
                 start + len(items)
             ].startswith(prefix)
-        return Page(items, items[-1].name if more and items else None)
+        return page_of(items, more)
 
 
 def _check_preconditions(

@@ -40,6 +40,11 @@ from shared.storage.base import (
     Page,
     StoredObject,
     check_name,
+    check_page_size,
+    check_put_preconditions,
+    first_line,
+    page_of,
+    resume_after,
 )
 from shared.storage.errors import (
     ObjectNotFound,
@@ -130,8 +135,7 @@ class S3Store(ObjectStore):
         metadata: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> str:
-        if if_absent and if_generation is not None:
-            raise ValueError("if_absent and if_generation cannot be combined")
+        check_put_preconditions(if_absent, if_generation)
         arguments: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": self._full(name),
@@ -173,9 +177,8 @@ class S3Store(ObjectStore):
         page_size: int = DEFAULT_PAGE_SIZE,
         start_after: str | None = None,
     ) -> Page:
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        after = max(filter(None, (page_token, start_after)), default=None)
+        check_page_size(page_size)
+        after = resume_after(page_token, start_after)
         arguments: dict[str, Any] = {
             "Bucket": self.bucket,
             "Prefix": self.prefix + prefix,
@@ -196,7 +199,7 @@ class S3Store(ObjectStore):
             for entry in response.get("Contents", [])
         ]
         more = bool(response.get("IsTruncated")) and bool(items)
-        return Page(items, items[-1].name if more else None)
+        return page_of(items, more)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -274,10 +277,6 @@ def _strip(etag: str) -> str:
     return etag.strip('"')
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 @contextlib.contextmanager
 def _translated(
     name: str, *, missing_is_bucket: bool = False, not_found_is_precondition: bool = False
@@ -309,11 +308,11 @@ def _translated(
         raise StoreError(f"S3 rejected the request for {name}: {code} {message}") from exc
     except (exceptions.NoCredentialsError, exceptions.PartialCredentialsError) as exc:
         raise StoreMisconfigured(
-            f"no AWS credentials for the s3:// store ({_first_line(exc)}): set "
+            f"no AWS credentials for the s3:// store ({first_line(exc)}): set "
             "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role"
         ) from exc
     except (exceptions.NoRegionError, exceptions.InvalidEndpointConfigurationError) as exc:
-        raise StoreMisconfigured(f"S3 client misconfigured: {_first_line(exc)}") from exc
+        raise StoreMisconfigured(f"S3 client misconfigured: {first_line(exc)}") from exc
     except (
         exceptions.EndpointConnectionError,
         exceptions.ConnectionClosedError,
@@ -321,4 +320,4 @@ def _translated(
         exceptions.ReadTimeoutError,
         exceptions.HTTPClientError,
     ) as exc:
-        raise StoreUnavailable(f"S3 unreachable for {name}: {_first_line(exc)}") from exc
+        raise StoreUnavailable(f"S3 unreachable for {name}: {first_line(exc)}") from exc
