@@ -119,23 +119,51 @@ def _verify_oidc(token: str, audience: str, allowed: tuple[str, ...]) -> str:
 
     ``OPSPLANE_OIDC_CERTS_URL`` overrides Google's certificate endpoint (tests).
     """
+    certs_url = env_optional(os.environ, "OPSPLANE_OIDC_CERTS_URL")
+    identity = verify_id_token(
+        _oidc_verifier(audience, allowed, certs_url),
+        token,
+        rejected="the OIDC token was rejected",
+        code="invalid_credentials",
+    )
+    return str(identity.email)
+
+
+def verify_id_token(verifier: IdentityVerifier, token: str, *, rejected: str, code: str) -> Any:
+    """``verifier.verify(token)`` with its failures as HTTP errors.
+
+    Certificates that cannot be fetched are our outage (503, retry later);
+    any other failure is the caller's (401 ``code``, "<rejected>: <reason>").
+    """
     from shared.oidc import CertsUnavailable, VerificationError
 
-    certs_url = env_optional(os.environ, "OPSPLANE_OIDC_CERTS_URL")
     try:
-        identity = _oidc_verifier(audience, allowed, certs_url).verify(token)
+        return verifier.verify(token)
     except CertsUnavailable:
         raise ServiceUnavailable(
             "cannot fetch the OIDC signing certificates; retry later", retry_after=5
         ) from None
     except VerificationError as exc:
-        raise Unauthorized(
-            f"the OIDC token was rejected: {exc}", code="invalid_credentials"
-        ) from None
-    return str(identity.email)
+        raise Unauthorized(f"{rejected}: {exc}", code=code) from None
 
 
 OidcCheck = Callable[[str, str, tuple[str, ...]], str]
+
+
+def _bearer(request: Request) -> str:
+    token = request.bearer_token()
+    if token is None:
+        raise Unauthorized("send Authorization: Bearer <token>", code="missing_credentials")
+    return token
+
+
+def _oidc_caller(token: str, env: Environ, settings: str, verify_oidc: OidcCheck) -> Caller | None:
+    """The OIDC caller when ``<settings>_AUDIENCE`` is set and the token is a JWT, else None."""
+    audience = env_optional(env, f"{settings}_AUDIENCE")
+    if not (audience and _looks_like_jwt(token)):
+        return None
+    allowed = env_list(env, f"{settings}_ALLOWED_EMAILS")
+    return Caller(verify_oidc(token, audience, allowed), "oidc")
 
 
 def authenticate_api(
@@ -143,13 +171,10 @@ def authenticate_api(
 ) -> Caller:
     """The API caller; Unauthorized (401) for a missing, unknown or invalid token."""
     env = os.environ if env is None else env
-    token = request.bearer_token()
-    if token is None:
-        raise Unauthorized("send Authorization: Bearer <token>", code="missing_credentials")
-    audience = env_optional(env, "OPSPLANE_API_OIDC_AUDIENCE")
-    if audience and _looks_like_jwt(token):
-        allowed = env_list(env, "OPSPLANE_API_OIDC_ALLOWED_EMAILS")
-        return Caller(verify_oidc(token, audience, allowed), "oidc")
+    token = _bearer(request)
+    caller = _oidc_caller(token, env, "OPSPLANE_API_OIDC", verify_oidc)
+    if caller is not None:
+        return caller
     name = match_token(token, _api_tokens(env.get("OPSPLANE_API_TOKENS", "")))
     if name is None:
         raise Unauthorized("the token is not valid for this API", code="invalid_credentials")
@@ -166,13 +191,10 @@ def authenticate_tasks(
 ) -> Caller:
     """The task deliverer (the queue); Unauthorized (401) otherwise."""
     env = os.environ if env is None else env
-    token = request.bearer_token()
-    if token is None:
-        raise Unauthorized("send Authorization: Bearer <token>", code="missing_credentials")
-    audience = env_optional(env, "TASKS_OIDC_AUDIENCE")
-    if audience and _looks_like_jwt(token):
-        allowed = env_list(env, "TASKS_OIDC_ALLOWED_EMAILS")
-        return Caller(verify_oidc(token, audience, allowed), "oidc")
+    token = _bearer(request)
+    caller = _oidc_caller(token, env, "TASKS_OIDC", verify_oidc)
+    if caller is not None:
+        return caller
     expected = env_optional(env, "TASKS_AUTH_TOKEN")
     if expected and hmac.compare_digest(_digest(token), _digest(expected)):
         return Caller("tasks", "token")

@@ -20,11 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.auth import verify_id_token
 from shared.callbacks.config import CallbackSettings
 from shared.callbacks.payload import CallbackEvent, InvalidEvent, parse_event
 from shared.clock import Clock, isoformat, utcnow
 from shared.http.errors import BadRequest, ServiceUnavailable, Unauthorized
-from shared.oidc import CertsUnavailable, OidcVerifier, VerificationError
+from shared.oidc import OidcVerifier
 from shared.signing import (
     WEBHOOK_ID,
     FutureTimestamp,
@@ -158,16 +159,9 @@ class CallbackReceiver:
                 raise Unauthorized(
                     "send Authorization: Bearer <OIDC ID token>", code="missing_credentials"
                 )
-            try:
-                self._oidc.verify(bearer)
-            except CertsUnavailable:
-                raise ServiceUnavailable(
-                    "cannot fetch the OIDC signing certificates; retry later", retry_after=5
-                ) from None
-            except VerificationError as exc:
-                raise Unauthorized(
-                    f"the ID token was rejected: {exc}", code="invalid_token"
-                ) from None
+            verify_id_token(
+                self._oidc, bearer, rejected="the ID token was rejected", code="invalid_token"
+            )
 
     def apply(self, event: CallbackEvent) -> tuple[bool, dict[str, Any]]:
         """Move the run's view to ``event`` if it is newer; (applied, the view as stored)."""
