@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +73,14 @@ class DlqFilter:
     until: datetime | None = None
     kinds: frozenset[LetterKind] = frozenset(LetterKind)
     statuses: frozenset[str] = field(default_factory=frozenset)
+
+    def within_statuses(self, allowed: frozenset[str]) -> DlqFilter:
+        """This filter, keeping only letters whose status an action may touch.
+
+        Statuses asked for are intersected with ``allowed``; none asked for
+        means all of ``allowed``, never "every status".
+        """
+        return replace(self, statuses=(self.statuses & allowed) if self.statuses else allowed)
 
     def wants_meta(self, info: ObjectInfo) -> bool:
         """Whether a listing entry may match, judged on its metadata alone."""

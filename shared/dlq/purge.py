@@ -50,16 +50,7 @@ class PurgeReport:
 
 def purgeable(selection: DlqFilter) -> DlqFilter:
     """``selection`` without letters being replayed."""
-    statuses = (selection.statuses & PURGEABLE) if selection.statuses else PURGEABLE
-    return DlqFilter(
-        ids=selection.ids,
-        job_type=selection.job_type,
-        code=selection.code,
-        since=selection.since,
-        until=selection.until,
-        kinds=selection.kinds,
-        statuses=statuses,
-    )
+    return selection.within_statuses(PURGEABLE)
 
 
 def purge(

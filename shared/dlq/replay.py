@@ -96,16 +96,7 @@ class ReplayReport:
 
 def replayable(selection: DlqFilter) -> DlqFilter:
     """``selection`` narrowed to letters a replay may touch (open or interrupted)."""
-    statuses = (selection.statuses & REPLAYABLE) if selection.statuses else REPLAYABLE
-    return DlqFilter(
-        ids=selection.ids,
-        job_type=selection.job_type,
-        code=selection.code,
-        since=selection.since,
-        until=selection.until,
-        kinds=selection.kinds,
-        statuses=statuses,
-    )
+    return selection.within_statuses(REPLAYABLE)
 
 
 class _Pacer:
