@@ -22,30 +22,11 @@ import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from shared.cli.argtypes import positive_float, positive_int
 from shared.cli.runlog_cmd import parse_since
 
 if TYPE_CHECKING:
     from shared.dlq import DlqFilter
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _add_filters(parser: argparse.ArgumentParser, *, ids: bool) -> None:
@@ -73,9 +54,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     replay = commands.add_parser("replay", help="re-run dead-lettered runs (once each)")
     _add_filters(replay, ids=True)
     replay.add_argument(
-        "--rate", type=_positive_float, default=10.0, help="replays per second (default 10)"
+        "--rate", type=positive_float, default=10.0, help="replays per second (default 10)"
     )
-    replay.add_argument("--limit", type=_positive_int, default=None, help="at most this many")
+    replay.add_argument("--limit", type=positive_int, default=None, help="at most this many")
     replay.add_argument("--dry-run", action="store_true", help="show what would be replayed")
     replay.set_defaults(func=run_replay)
 

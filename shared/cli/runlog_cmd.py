@@ -9,6 +9,7 @@ import sys
 from collections import deque
 from datetime import datetime, timedelta
 
+from shared.cli.argtypes import positive_int
 from shared.clock import Clock, isoformat, parse_iso, utcnow
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -29,16 +30,6 @@ def parse_since(text: str, clock: Clock = utcnow) -> datetime:
         ) from None
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("runlog", help="the automation run log")
     commands = parser.add_subparsers(dest="runlog_command", metavar="COMMAND", required=True)
@@ -51,7 +42,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="ISO 8601 time or an age like 30m, 6h, 7d (default: 24h)",
     )
     tail.add_argument("--until", type=parse_since, default=None, help="ISO 8601 time or an age")
-    tail.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
+    tail.add_argument(
+        "--limit", type=positive_int, default=50, help="at most this many (default 50)"
+    )
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
     tail.set_defaults(func=run_tail)
 

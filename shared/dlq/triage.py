@@ -221,15 +221,7 @@ def triage(
     """
     selection = selection or DlqFilter()
     if not selection.statuses:
-        selection = DlqFilter(
-            ids=selection.ids,
-            job_type=selection.job_type,
-            code=selection.code,
-            since=selection.since,
-            until=selection.until,
-            kinds=selection.kinds,
-            statuses=UNRESOLVED,
-        )
+        selection = replace(selection, statuses=UNRESOLVED)
     stats = ReadStats()
     entries = iter_letters(store, selection, stats)
     summary = summarise(entries, now=clock(), filters=describe_filter(selection))
