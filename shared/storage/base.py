@@ -177,6 +177,12 @@ def page_of(items: list[ObjectInfo], more: bool) -> Page:
     return Page(items, items[-1].name if more and items else None)
 
 
+def bucket_prefix(path: str) -> str:
+    """A URL path as a bucket name prefix: "" or segments with one trailing '/'."""
+    stripped = path.strip("/")
+    return f"{stripped}/" if stripped else ""
+
+
 def first_line(exc: BaseException) -> str:
     """An SDK error's first line, or its type when it has no message."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

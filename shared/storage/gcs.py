@@ -33,6 +33,7 @@ from shared.storage.base import (
     ObjectStore,
     Page,
     StoredObject,
+    bucket_prefix,
     check_name,
     check_page_size,
     check_put_preconditions,
@@ -72,7 +73,7 @@ class GCSStore(ObjectStore):
         if not bucket:
             raise StoreMisconfigured("a gs:// store needs a bucket: gs://<bucket>/<prefix>")
         self.bucket_name = bucket
-        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.prefix = bucket_prefix(prefix)
         self.url = f"gs://{bucket}/{self.prefix}"
         self._client = client if client is not None else default_client()
         self._bucket = self._client.bucket(bucket)

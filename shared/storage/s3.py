@@ -39,6 +39,7 @@ from shared.storage.base import (
     ObjectStore,
     Page,
     StoredObject,
+    bucket_prefix,
     check_name,
     check_page_size,
     check_put_preconditions,
@@ -93,7 +94,7 @@ class S3Store(ObjectStore):
         if not bucket:
             raise StoreMisconfigured("an s3:// store needs a bucket: s3://<bucket>/<prefix>")
         self.bucket = bucket
-        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.prefix = bucket_prefix(prefix)
         self.url = f"s3://{bucket}/{self.prefix}"
         self._client = client if client is not None else default_client()
 
