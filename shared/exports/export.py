@@ -299,10 +299,7 @@ def update_heartbeat(store: ObjectStore, result: ExportResult, now: datetime) ->
         document = {"last_run": last_run if newer else stored_last, "datasets": datasets}
         data = json.dumps(document, sort_keys=True).encode()
         try:
-            if generation is None:
-                store.put(HEARTBEAT_NAME, data, if_absent=True)
-            else:
-                store.put(HEARTBEAT_NAME, data, if_generation=generation)
+            store.put_if_unchanged(HEARTBEAT_NAME, data, generation)
         except PreconditionFailed:
             continue
         return document

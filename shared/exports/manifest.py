@@ -183,10 +183,7 @@ def put_newer(store: ObjectStore, name: str, data: bytes, sequence: int) -> bool
         if generation is not None and _sequence_of(current) >= sequence:
             return False
         try:
-            if generation is None:
-                store.put(name, data, if_absent=True)
-            else:
-                store.put(name, data, if_generation=generation)
+            store.put_if_unchanged(name, data, generation)
         except PreconditionFailed:
             continue
         return True
@@ -232,10 +229,7 @@ def merge_manifest(
         )
         document = manifest_document(entries, kept_provenance, now)
         try:
-            if generation is None:
-                store.put(MANIFEST_NAME, encode(document), if_absent=True)
-            else:
-                store.put(MANIFEST_NAME, encode(document), if_generation=generation)
+            store.put_if_unchanged(MANIFEST_NAME, encode(document), generation)
         except PreconditionFailed:
             continue
         return document

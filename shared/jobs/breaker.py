@@ -106,10 +106,7 @@ class CircuitBreaker:
         return BreakerRecord.from_json(stored.data), stored.generation
 
     def _write(self, record: BreakerRecord, generation: str | None) -> None:
-        if generation is None:
-            self.store.put(self.name, record.to_json(), if_absent=True)
-        else:
-            self.store.put(self.name, record.to_json(), if_generation=generation)
+        self.store.put_if_unchanged(self.name, record.to_json(), generation)
 
     def _change(self, decide: Callable[[BreakerRecord], BreakerRecord | None]) -> BreakerRecord:
         record, generation = self._read()

@@ -126,6 +126,25 @@ class ObjectStore(abc.ABC):
             return False
         return True
 
+    def put_if_unchanged(
+        self,
+        name: str,
+        data: bytes,
+        generation: str | None,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> str:
+        """Write over what was read: create-only when ``generation`` is None
+        (nothing was there), else only while the object is still at it."""
+        if generation is None:
+            return self.put(
+                name, data, if_absent=True, metadata=metadata, content_type=content_type
+            )
+        return self.put(
+            name, data, if_generation=generation, metadata=metadata, content_type=content_type
+        )
+
     def delete_if_exists(self, name: str, *, if_generation: str | None = None) -> bool:
         """Delete, treating a missing object as already deleted."""
         try:
