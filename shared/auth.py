@@ -157,12 +157,12 @@ def _bearer(request: Request) -> str:
     return token
 
 
-def _oidc_caller(token: str, env: Environ, settings: str, verify_oidc: OidcCheck) -> Caller | None:
-    """The OIDC caller when ``<settings>_AUDIENCE`` is set and the token is a JWT, else None."""
-    audience = env_optional(env, f"{settings}_AUDIENCE")
+def _oidc_caller(
+    token: str, verify_oidc: OidcCheck, *, audience: str | None, allowed: tuple[str, ...]
+) -> Caller | None:
+    """The OIDC caller when an audience is configured and the token is a JWT, else None."""
     if not (audience and _looks_like_jwt(token)):
         return None
-    allowed = env_list(env, f"{settings}_ALLOWED_EMAILS")
     return Caller(verify_oidc(token, audience, allowed), "oidc")
 
 
@@ -172,7 +172,13 @@ def authenticate_api(
     """The API caller; Unauthorized (401) for a missing, unknown or invalid token."""
     env = os.environ if env is None else env
     token = _bearer(request)
-    caller = _oidc_caller(token, env, "OPSPLANE_API_OIDC", verify_oidc)
+    # Each variable is read by its full name here, where deployment checks can see it.
+    caller = _oidc_caller(
+        token,
+        verify_oidc,
+        audience=env_optional(env, "OPSPLANE_API_OIDC_AUDIENCE"),
+        allowed=env_list(env, "OPSPLANE_API_OIDC_ALLOWED_EMAILS"),
+    )
     if caller is not None:
         return caller
     name = match_token(token, _api_tokens(env.get("OPSPLANE_API_TOKENS", "")))
@@ -192,7 +198,12 @@ def authenticate_tasks(
     """The task deliverer (the queue); Unauthorized (401) otherwise."""
     env = os.environ if env is None else env
     token = _bearer(request)
-    caller = _oidc_caller(token, env, "TASKS_OIDC", verify_oidc)
+    caller = _oidc_caller(
+        token,
+        verify_oidc,
+        audience=env_optional(env, "TASKS_OIDC_AUDIENCE"),
+        allowed=env_list(env, "TASKS_OIDC_ALLOWED_EMAILS"),
+    )
     if caller is not None:
         return caller
     expected = env_optional(env, "TASKS_AUTH_TOKEN")
