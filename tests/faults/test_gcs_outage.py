@@ -61,10 +61,12 @@ class Emulator:
         self.server = start_emulator(self.port, self.root)
         if (self.root / f"{BUCKET}.bucketMetadata").exists():
             # A restart reloads buckets from disk; wait until ours is served again.
+            # On a loaded machine the reload can take a while; fail here, not later.
             client = gcs_client(self.url)
-            deadline = time.monotonic() + 10
-            while not client.bucket(BUCKET).exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            deadline = time.monotonic() + 45
+            while not client.bucket(BUCKET).exists():
+                assert time.monotonic() < deadline, "the restarted emulator lost the bucket"
+                time.sleep(0.1)
 
     def stop(self) -> None:
         if self.server is not None:
