@@ -17,12 +17,11 @@ from __future__ import annotations
 import gc
 import random
 import time
-import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.harness import Results, section
+from bench.harness import Results, peak_mib, section
 from shared.latency.raw import write_samples
 from shared.latency.rollup import build_rollup, summarize
 from shared.latency.sampler import Sample
@@ -49,17 +48,6 @@ def _best_seconds(fn: Callable[[], Any], repeat: int = 3) -> float:
     return best
 
 
-def _peak_mib(fn: Callable[[], Any]) -> float:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        fn()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak / (1024 * 1024)
-
-
 def run(results: Results) -> None:
     import numpy as np
 
@@ -83,9 +71,9 @@ def run(results: Results) -> None:
             baseline=numpy_s * 1000,
         )
         results.add("rollup 1M: numpy.percentile inverted_cdf", numpy_s * 1000, "ms")
-        numpy_peak = _peak_mib(numpys)
+        numpy_peak = peak_mib(numpys)
         results.add(
-            "rollup 1M: summarize peak traced memory", _peak_mib(ours), "MiB", baseline=numpy_peak
+            "rollup 1M: summarize peak traced memory", peak_mib(ours), "MiB", baseline=numpy_peak
         )
         results.add("rollup 1M: numpy peak traced memory", numpy_peak, "MiB")
         results.add(
@@ -108,4 +96,4 @@ def run(results: Results) -> None:
         seconds = _best_seconds(from_store, repeat=1)
         results.add("rollup 200k from store: time", seconds * 1000, "ms")
         results.add("rollup 200k from store: per sample", seconds / STORED_SAMPLES * 1e6, "us")
-        results.add("rollup 200k from store: peak traced memory", _peak_mib(from_store), "MiB")
+        results.add("rollup 200k from store: peak traced memory", peak_mib(from_store), "MiB")

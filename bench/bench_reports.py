@@ -26,12 +26,11 @@ import random
 import shutil
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
-from bench.harness import Results, section
+from bench.harness import Results, peak_mib, section
 from shared.jobs.models import Attempt, AttemptOutcome, Run, RunStatus, new_run_id
 from shared.jobs.settings import WorkerSettings
 from shared.jobs.store import RunStore
@@ -107,13 +106,7 @@ def _report(store: CountingStore) -> tuple[float, Mapping[str, int], int]:
 
 
 def _peak_mib(store: CountingStore) -> float:
-    tracemalloc.start()
-    try:
-        make_report(store, "daily", NOW, settings=WorkerSettings())
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak / 2**20
+    return peak_mib(lambda: make_report(store, "daily", NOW, settings=WorkerSettings()))
 
 
 def _ops(ops: Mapping[str, int]) -> int:

@@ -20,12 +20,11 @@ import gc
 import json
 import random
 import time
-import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from bench.harness import Results, section
+from bench.harness import Results, peak_mib, section
 from shared.dlq import render_markdown, triage
 from shared.jobs.deadletters import write_dead_letter
 from shared.jobs.models import Attempt, AttemptOutcome, Run, RunStatus, new_run_id
@@ -92,17 +91,6 @@ def timed(fn: Callable[[], T]) -> tuple[float, T]:
     started = time.perf_counter()
     value = fn()
     return time.perf_counter() - started, value
-
-
-def peak_mib(fn: Callable[[], object]) -> float:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        fn()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak / (1024 * 1024)
 
 
 def run(results: Results) -> None:

@@ -7,9 +7,11 @@ compared with and value / baseline.
 
 from __future__ import annotations
 
+import gc
 import json
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -68,6 +70,18 @@ def timed_ms(fn: Callable[[], object], repeat: int) -> list[float]:
         fn()
         samples.append((time.perf_counter() - started) * 1000)
     return samples
+
+
+def peak_mib(fn: Callable[[], object]) -> float:
+    """Peak memory traced while ``fn`` runs, in MiB (garbage collected first)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / (1024 * 1024)
 
 
 def median(values: list[float]) -> float:
