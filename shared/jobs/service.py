@@ -125,6 +125,16 @@ def submit(
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise BadRequest("Idempotency-Key must be 1-255 characters")
     if plane.depth.queued() >= plane.settings.max_queue_size:
+        # A retry of a submission that already made its run gets that run, not a 429.
+        if idempotency_key is not None:
+            try:
+                earlier = plane.runs.run_for_idempotency_key(
+                    owner, idempotency_key, submission.fingerprint()
+                )
+            except IdempotencyConflict as exc:
+                raise Conflict(str(exc), code="idempotency_key_reused") from None
+            if earlier is not None:
+                return earlier, False
         raise TooManyRequests(
             f"the queue holds {plane.settings.max_queue_size} or more runs; retry later",
             code="queue_full",

@@ -199,12 +199,30 @@ class RunStore:
 
     # Idempotency keys
 
+    def run_for_idempotency_key(self, owner: str, key: str, fingerprint: str) -> Run | None:
+        """The run an earlier request created under ``key``, if it exists.
+
+        Raises IdempotencyConflict when the key was used for a different request.
+        """
+        bound = self.store.get_or_none(_idempotency_object(owner, key))
+        if bound is None:
+            return None
+        doc = json.loads(bound.data)
+        if doc.get("fingerprint") != fingerprint:
+            raise IdempotencyConflict(
+                "this Idempotency-Key was already used with a different request body"
+            )
+        try:
+            return self.get(str(doc["run_id"])).run
+        except RunNotFound:
+            return None  # bound, but its run was never created: not a run yet
+
     def claim_idempotency_key(self, owner: str, key: str, run_id: str, fingerprint: str) -> str:
         """Bind ``key`` to ``run_id`` (create-only); returns the run id the key names.
 
         Raises IdempotencyConflict when the key was used for a different request.
         """
-        name = IDEMPOTENCY_PREFIX + hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
+        name = _idempotency_object(owner, key)
         doc = {"run_id": run_id, "fingerprint": fingerprint}
         if self.store.create(name, json.dumps(doc).encode()):
             return run_id
@@ -214,3 +232,7 @@ class RunStore:
                 "this Idempotency-Key was already used with a different request body"
             )
         return str(existing["run_id"])
+
+
+def _idempotency_object(owner: str, key: str) -> str:
+    return IDEMPOTENCY_PREFIX + hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()

@@ -341,6 +341,21 @@ def test_queue_full_refuses_submissions() -> None:
     assert caught.value.retry_after == 5
 
 
+def test_a_full_queue_still_answers_a_retried_idempotent_submission() -> None:
+    """A retry under an Idempotency-Key whose run exists gets that run, not a 429."""
+    from shared.http.errors import Conflict, TooManyRequests
+
+    plane = make_plane(max_queue_size=1, queue_count_ttl_ms=60_000)
+    first, created = service.submit(plane, Submission("noop", {}), "tester", "key-1")
+    assert created
+    again, created = service.submit(plane, Submission("noop", {}), "tester", "key-1")
+    assert (again.run_id, created) == (first.run_id, False)
+    with pytest.raises(Conflict):
+        service.submit(plane, Submission("noop", {"x": 1}), "tester", "key-1")
+    with pytest.raises(TooManyRequests):
+        service.submit(plane, Submission("noop", {}), "tester", "key-2")
+
+
 def test_rejecting_an_escalated_run_fails_it_into_the_dead_letters() -> None:
     """A run parked for manual review and then rejected is FAILED with a dead letter."""
     from shared.jobs.handlers import JobType, fail
