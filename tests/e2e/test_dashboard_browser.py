@@ -8,13 +8,9 @@ seeded figures; a screenshot is kept under ``tests/artefacts/``.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,6 +20,7 @@ import pytest
 
 from shared.clock import utcnow
 from shared.storage import open_store
+from tests.stack_process import served_stack
 from tests.unit.test_exports_seed import Expected, seed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -44,44 +41,14 @@ def _chromium() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[str, Expected]]:
     """The local stack on a file:// store seeded with known runs and latency data."""
     store_url = f"file://{tmp_path / 'store'}"
     expected = seed(open_store(store_url), utcnow())
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OPSPLANE_")}
-    env.update(OPSPLANE_STORE=store_url, TASKS_AUTH_TOKEN=TASKS_TOKEN)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shared.localstack", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"the local stack did not start:\n{process.communicate()[0]}")
-    try:
-        yield base_url, expected
-    finally:
-        process.kill()
-        process.communicate()
+    settings = {"OPSPLANE_STORE": store_url, "TASKS_AUTH_TOKEN": TASKS_TOKEN}
+    with served_stack(settings) as server:
+        yield server.url, expected
 
 
 class _Elements(HTMLParser):

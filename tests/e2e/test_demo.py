@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.servers import free_port
+from tests.stack_process import served_stack, stack_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -19,42 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-c", "from shared.cli import main; raise SystemExit(main())"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """`python -m shared.localstack` on a free port with a store of its own."""
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OPSPLANE_")}
-    env["OPSPLANE_STORE"] = f"file://{tmp_path / 'store'}"
-    log = (tmp_path / "stack.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shared.localstack", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"the local stack did not start:\n{(tmp_path / 'stack.log').read_text()}")
-        yield base_url, {**env, "OPSPLANE_URL": base_url}
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-        log.close()
+    settings = {"OPSPLANE_STORE": f"file://{tmp_path / 'store'}"}
+    with served_stack(settings) as server:
+        yield server.url, {**stack_environment(settings), "OPSPLANE_URL": server.url}
 
 
 def test_demo_runs_the_batch_and_prints_report_and_triage(
@@ -86,7 +56,7 @@ def test_demo_runs_the_batch_and_prints_report_and_triage(
 def test_demo_without_a_stack_says_how_to_start_one() -> None:
     """Nothing listening: exit 1 with a hint to run `make run`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSPLANE_")}
-    env["OPSPLANE_URL"] = f"http://127.0.0.1:{_free_port()}"
+    env["OPSPLANE_URL"] = f"http://127.0.0.1:{free_port()}"
     done = subprocess.run(
         [*CLI, "demo"],
         cwd=REPO,

@@ -8,10 +8,6 @@ their policy allows; the failures sit in the dead-letter store, redacted.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +19,7 @@ import pytest
 
 from shared.jobs.deadletters import read_dead_letter
 from shared.storage import open_store
+from tests.stack_process import served_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -50,56 +47,23 @@ MIX: list[tuple[str, dict[str, Any], str, int, bool, int]] = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    port = _free_port()
     store_url = f"file://{tmp_path / 'store'}"
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPSPLANE_", "WORKER_", "TASKS_"))
+    settings = {
+        "OPSPLANE_STORE": store_url,
+        "OPSPLANE_API_TOKENS": "e2e=e2e-token",
+        "OPSPLANE_JOB_POLICIES": json.dumps(POLICIES),
+        "OPSPLANE_LOG_LEVEL": "WARNING",
+        "WORKER_TASK_TIMEOUT_MS": "200",
+        "WORKER_MAX_CONCURRENT_TASKS": "32",
+        "TASKS_MAX_DISPATCHES_PER_SECOND": "500",
+        "TASKS_MAX_CONCURRENT_DISPATCHES": "16",
+        "TASKS_MIN_BACKOFF_MS": "100",
+        "TASKS_MAX_BACKOFF_MS": "1000",
     }
-    env.update(
-        OPSPLANE_STORE=store_url,
-        OPSPLANE_API_TOKENS="e2e=e2e-token",
-        OPSPLANE_JOB_POLICIES=json.dumps(POLICIES),
-        OPSPLANE_LOG_LEVEL="WARNING",
-        WORKER_TASK_TIMEOUT_MS="200",
-        WORKER_MAX_CONCURRENT_TASKS="32",
-        TASKS_MAX_DISPATCHES_PER_SECOND="500",
-        TASKS_MAX_CONCURRENT_DISPATCHES="16",
-        TASKS_MIN_BACKOFF_MS="100",
-        TASKS_MAX_BACKOFF_MS="1000",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shared.localstack", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("the local stack did not start")
-    yield base_url, store_url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with served_stack(settings) as server:
+        yield server.url, store_url
 
 
 def _all_runs(client: httpx.Client) -> list[dict[str, Any]]:

@@ -8,71 +8,42 @@ callbacks pointed back at the stack itself, so every endpoint is reachable.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
-
-import httpx
 
 from tests.servers import RunningServer, free_port
+from tests.stack_process import served_stack
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "fuzz-token-0123456789"  # one token for both caller kinds, so one header reaches all
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-_DROPPED = ("OPSPLANE_", "WORKER_", "TASKS_", "GITHUB_", "STORAGE_EMULATOR_HOST")
 
 
-def stack_environment(store_url: str, port: int, extra: Mapping[str, str]) -> dict[str, str]:
-    """The child's environment: the parent's minus opsplane settings, plus ours."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED)}
-    env.update(
-        {
-            "OPSPLANE_STORE": store_url,
-            "OPSPLANE_QUEUE": "local://",
-            "OPSPLANE_API_TOKENS": f"fuzz={TOKEN}",
-            "TASKS_AUTH_TOKEN": TOKEN,
-            "WORKER_CALLBACK_URL": f"http://127.0.0.1:{port}/callbacks",
-            "WORKER_CALLBACK_SIGNING_SECRET": "fuzz-callback-secret",
-            "OPSPLANE_LOG_LEVEL": "WARNING",
-            "OPSPLANE_LATENCY_CONFIG": json.dumps(
-                {
-                    "targets": [
-                        {
-                            "name": "stack-health",
-                            "url": f"http://127.0.0.1:{port}/health",
-                            "samples": 1,
-                            "slo_p95_ms": 1000,
-                            "source": "stack",
-                        }
-                    ]
-                }
-            ),
-        }
-    )
+def fuzz_settings(store_url: str, port: int, extra: Mapping[str, str]) -> dict[str, str]:
+    """Known tokens, callbacks back to the stack, and a latency target on it."""
+    env = {
+        "OPSPLANE_STORE": store_url,
+        "OPSPLANE_QUEUE": "local://",
+        "OPSPLANE_API_TOKENS": f"fuzz={TOKEN}",
+        "TASKS_AUTH_TOKEN": TOKEN,
+        "WORKER_CALLBACK_URL": f"http://127.0.0.1:{port}/callbacks",
+        "WORKER_CALLBACK_SIGNING_SECRET": "fuzz-callback-secret",
+        "OPSPLANE_LOG_LEVEL": "WARNING",
+        "OPSPLANE_LATENCY_CONFIG": json.dumps(
+            {
+                "targets": [
+                    {
+                        "name": "stack-health",
+                        "url": f"http://127.0.0.1:{port}/health",
+                        "samples": 1,
+                        "slo_p95_ms": 1000,
+                        "source": "stack",
+                    }
+                ]
+            }
+        ),
+    }
     env.update(extra)
     return env
-
-
-def wait_until_healthy(server: RunningServer, timeout: float = 30.0) -> None:
-    """Block until GET /health answers 200; RuntimeError with the output otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"the local stack exited: {server.output()}")
-        try:
-            if httpx.get(f"{server.url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    output = server.output()
-    server.stop()
-    raise RuntimeError(f"the local stack did not answer within {timeout:.0f} s: {output}")
 
 
 @contextmanager
@@ -81,17 +52,5 @@ def local_stack(
 ) -> Iterator[RunningServer]:
     """Serve the local stack on a free port until the block ends (SIGTERM, then kill)."""
     port = free_port()
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - owned by RunningServer, closed in stop()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shared.localstack", "--port", str(port)],
-        cwd=REPO,
-        env=stack_environment(store_url, port, extra_env or {}),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = RunningServer("local stack", f"http://127.0.0.1:{port}", process, log)
-    try:
-        wait_until_healthy(server)
+    with served_stack(fuzz_settings(store_url, port, extra_env or {}), port=port) as server:
         yield server
-    finally:
-        server.stop()
