@@ -8,6 +8,7 @@ what is wrong, instead of surfacing later as a confusing runtime error.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,12 @@ from shared import __version__
 Environ = Mapping[str, str]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_STORE_URL = f"file://{REPO_ROOT / '.opsplane' / 'store'}"
+# In a checkout, state lives in the repository's .opsplane/ (ignored by git). An
+# installed package (site-packages in a container image, run by a user with no
+# home) falls back to the temp directory: writable, but ephemeral, so any real
+# deployment sets OPSPLANE_STORE.
+_STATE_ROOT = REPO_ROOT if (REPO_ROOT / "pyproject.toml").exists() else Path(tempfile.gettempdir())
+DEFAULT_STORE_URL = f"file://{_STATE_ROOT / '.opsplane' / 'store'}"
 
 
 class SettingsError(ValueError):
