@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     from werkzeug.serving import make_server
 
     from shared import logs, runtime
+    from shared.signals import deferred
 
     runtime.reset()
     logs.configure()
@@ -157,13 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     server = make_server(args.host, args.port, build_app(targets), threaded=True)
     stop = threading.Event()
 
-    def shut_down(*_: object) -> None:
+    def shut_down() -> None:
         stop.set()
-        # shutdown() waits for serve_forever to return, so it must run on another thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        server.shutdown()  # waits for serve_forever to return: never on the main thread
 
-    signal.signal(signal.SIGINT, shut_down)
-    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, deferred(shut_down))
+    signal.signal(signal.SIGTERM, deferred(shut_down))
     background = _start_background(stop)
     _print_banner(f"http://{args.host}:{args.port}", targets, os.environ)
     server.serve_forever()

@@ -10,6 +10,7 @@ import threading
 from typing import Any, TextIO
 
 from shared.clock import isoformat, utcnow
+from shared.signals import stop_on
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -135,12 +136,10 @@ def run_loop_command(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     # SIGTERM (a container or supervisor stopping us) ends the loop between ticks.
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        run_loop(stop, interval_seconds=args.interval, on_tick=report)
+        with stop_on(stop, signal.SIGTERM):
+            run_loop(stop, interval_seconds=args.interval, on_tick=report)
     except KeyboardInterrupt:
         stop.set()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     sys.stdout.write("schedule loop stopped\n")
     return 0

@@ -429,10 +429,11 @@ def main() -> int:
     """``python -m shared.queue.dispatcher``: run the dispatcher alone until SIGINT or SIGTERM."""
     import signal
 
+    from shared.signals import stop_on
+
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    return 0 if serve(stop) else 1
+    with stop_on(stop, signal.SIGINT, signal.SIGTERM):
+        return 0 if serve(stop) else 1
 
 
 if __name__ == "__main__":
