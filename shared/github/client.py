@@ -1,19 +1,4 @@
-"""A small GitHub REST client (issues, comments, labels) over httpx.
-
-    GitHubError                      any failure talking to GitHub
-    ├── GitHubConfigError            GITHUB_REPOSITORY / GITHUB_API_URL missing or bad
-    ├── GitHubAuthError         401  the token is missing, wrong or expired
-    ├── GitHubPermissionError   403  the token may not do this (scopes, repo access)
-    ├── GitHubNotFound          404  no such repository, issue or label (or no access to it)
-    ├── GitHubValidationError   422  GitHub refused the fields sent
-    ├── GitHubRateLimited            still rate limited after the bounded waits
-    └── GitHubUnavailable            network failure or 5xx
-
-Rate limits (403/429 with ``X-RateLimit-Remaining: 0`` and ``X-RateLimit-Reset``,
-or ``Retry-After``) are waited out with the injected ``sleep`` and retried, a
-bounded number of times. The token lives only in the httpx client's headers:
-it is never logged, never part of an error message, never in a repr.
-"""
+"""The httpx client for GitHub's REST API: issues, comments, labels, events."""
 
 from __future__ import annotations
 
@@ -21,157 +6,34 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from shared import logs
-from shared.clock import Clock, isoformat, parse_iso, utcnow
+from shared.clock import Clock, isoformat, utcnow
 from shared.redaction import redact_text
 
 if TYPE_CHECKING:
     import httpx
 
+from shared.github.errors import (
+    GitHubAuthError,
+    GitHubConfigError,
+    GitHubError,
+    GitHubNotFound,
+    GitHubPermissionError,
+    GitHubRateLimited,
+    GitHubUnavailable,
+    GitHubValidationError,
+)
+from shared.github.models import Comment, Issue, IssueEvent, _label_names
+
 DEFAULT_API_URL = "https://api.github.com"
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 _log = logs.get_logger("opsplane.github")
-
-
-class GitHubError(Exception):
-    """A GitHub call failed; ``status`` is the HTTP status when there was one."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-class GitHubConfigError(GitHubError):
-    """The client cannot be built from its configuration."""
-
-
-class GitHubAuthError(GitHubError):
-    """401: the token is missing, wrong or expired."""
-
-
-class GitHubPermissionError(GitHubError):
-    """403: the token is valid but may not do this."""
-
-
-class GitHubNotFound(GitHubError):
-    """404: the repository, issue or label does not exist or is not visible."""
-
-
-class GitHubValidationError(GitHubError):
-    """422: GitHub rejected the fields; ``errors`` holds its details."""
-
-    def __init__(
-        self, message: str, *, status: int | None = 422, errors: Sequence[Any] = ()
-    ) -> None:
-        super().__init__(message, status=status)
-        self.errors = list(errors)
-
-
-class GitHubRateLimited(GitHubError):
-    """Still rate limited after the bounded waits; ``reset_at`` when GitHub said."""
-
-    def __init__(
-        self, message: str, *, status: int | None = None, reset_at: datetime | None = None
-    ) -> None:
-        super().__init__(message, status=status)
-        self.reset_at = reset_at
-
-
-class GitHubUnavailable(GitHubError):
-    """GitHub could not be reached or answered with a server error."""
-
-
-@dataclass(frozen=True)
-class Issue:
-    """The parts of an issue opsplane uses."""
-
-    number: int
-    title: str
-    body: str
-    state: str
-    labels: tuple[str, ...]
-    html_url: str
-    user: str
-    updated_at: datetime | None
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> Issue:
-        return cls(
-            number=int(data["number"]),
-            title=str(data.get("title") or ""),
-            body=str(data.get("body") or ""),
-            state=str(data.get("state") or "open"),
-            labels=tuple(_label_names(data.get("labels") or [])),
-            html_url=str(data.get("html_url") or ""),
-            user=str((data.get("user") or {}).get("login") or ""),
-            updated_at=_parse_time(data.get("updated_at")),
-        )
-
-
-@dataclass(frozen=True)
-class Comment:
-    """One issue comment."""
-
-    id: int
-    body: str
-    user: str
-    created_at: datetime | None
-    updated_at: datetime | None
-    html_url: str
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> Comment:
-        return cls(
-            id=int(data["id"]),
-            body=str(data.get("body") or ""),
-            user=str((data.get("user") or {}).get("login") or ""),
-            created_at=_parse_time(data.get("created_at")),
-            updated_at=_parse_time(data.get("updated_at")),
-            html_url=str(data.get("html_url") or ""),
-        )
-
-
-@dataclass(frozen=True)
-class IssueEvent:
-    """One entry of an issue's event history (``labeled``, ``closed``, ...)."""
-
-    id: int
-    event: str
-    actor: str
-    label: str | None
-    created_at: datetime | None
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> IssueEvent:
-        return cls(
-            id=int(data.get("id") or 0),
-            event=str(data.get("event") or ""),
-            actor=str((data.get("actor") or {}).get("login") or ""),
-            label=(data.get("label") or {}).get("name"),
-            created_at=_parse_time(data.get("created_at")),
-        )
-
-
-def _label_names(labels: Iterable[Any]) -> Iterator[str]:
-    for label in labels:
-        yield str(label["name"]) if isinstance(label, Mapping) else str(label)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_iso(str(value))
-    except ValueError:
-        return None
 
 
 class GitHubClient:
