@@ -32,8 +32,8 @@ def main(argv: list[str]) -> int:
         except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             failed.append(name)
-    # A filtered run updates its own rows and keeps the others' figures.
-    results.write(merge=bool(argv))
+        # Written after every module, so an interrupted run keeps what it measured.
+        results.write(merge=bool(argv))
     print(f"\nwrote {len(results.rows)} rows to {RESULTS_PATH.name}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
